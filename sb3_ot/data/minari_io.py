@@ -1,0 +1,462 @@
+"""Read and write :class:`~sb3_ot.data.Trajectory` lists as local Minari datasets.
+
+Writing goes through :func:`minari.create_dataset_from_buffers` with
+:class:`minari.data_collector.EpisodeBuffer` (no jax needed, unlike Minari's ``DataCollector``), into a
+hidden temporary folder inside the datasets root that is renamed into place once complete, so a crash
+never leaves a half-written dataset. Reading never downloads: only local datasets are opened.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import minari
+import numpy as np
+from gymnasium.envs.registration import EnvSpec
+from minari.data_collector import EpisodeBuffer
+from minari.dataset.minari_dataset import parse_dataset_id
+from minari.dataset.minari_storage import METADATA_FILE_NAME
+from minari.namespace import create_namespace, list_local_namespaces
+from minari.storage import get_dataset_path
+
+from sb3_ot.data.trajectory import Trajectory
+
+__all__ = ["save_minari", "load_trajectories"]
+
+_ROOT_ENV_VAR = "MINARI_DATASETS_PATH"
+_TMP_PREFIX = ".sb3ot-tmp-"  # hidden: Minari's listings skip dot-folders
+# Minari's advice for published datasets; noise for local ones. Pass the fields to record them.
+_METADATA_ADVICE = (r"`\w+` is set to None", r"env_spec is None")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _datasets_root(data_path: str | os.PathLike[str] | None) -> Path:
+    """The datasets root: ``data_path``, else ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``."""
+    if data_path is None:
+        return Path(get_dataset_path()).resolve()
+    root = Path(data_path).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@contextmanager
+def _minari_root(root: Path) -> Iterator[None]:
+    """Point Minari at ``root`` for the duration of the block (process-wide; not thread-safe)."""
+    previous = os.environ.get(_ROOT_ENV_VAR)
+    os.environ[_ROOT_ENV_VAR] = str(root)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_ROOT_ENV_VAR, None)
+        else:
+            os.environ[_ROOT_ENV_VAR] = previous
+
+
+def _check_dataset_id(dataset_id: str, func: str) -> str | None:
+    """Validate a Minari dataset id and return its namespace."""
+    try:
+        namespace, _, _ = parse_dataset_id(dataset_id)
+    except (ValueError, TypeError) as err:  # minari raises TypeError when the version is missing
+        raise ValueError(
+            f"{func}: dataset_id must look like '(namespace/)name-v<version>', e.g. 'pendulum/expert-v0'; "
+            f"got {dataset_id!r}"
+        ) from err
+    return namespace
+
+
+def _infer_space(array: np.ndarray) -> gym.spaces.Box:
+    """An unbounded Box for per-step arrays ``[N, *shape]`` (dtype kept; integer bounds = dtype range)."""
+    if np.issubdtype(array.dtype, np.floating):
+        low, high = -np.inf, np.inf
+    elif array.dtype == np.bool_:
+        return gym.spaces.Box(0, 1, shape=array.shape[1:], dtype=np.bool_)
+    else:
+        info = np.iinfo(array.dtype)
+        low, high = info.min, info.max
+    return gym.spaces.Box(low, high, shape=array.shape[1:], dtype=array.dtype)
+
+
+def _infer_action_space(trajectories: Sequence[Trajectory]) -> gym.Space:
+    """``Discrete(max + 1)`` for integer actions of shape ``[T]``, else an unbounded Box."""
+    acts = [t.acts for t in trajectories if t.acts is not None]
+    if acts[0].ndim == 1 and np.issubdtype(acts[0].dtype, np.integer):
+        low = min(int(a.min()) for a in acts)
+        if low >= 0:
+            return gym.spaces.Discrete(max(int(a.max()) for a in acts) + 1)
+    return _infer_space(acts[0])
+
+
+def _obs_signature(traj: Trajectory) -> dict[str | None, tuple[int, ...]]:
+    if isinstance(traj.obs, Mapping):
+        return {key: value.shape[1:] for key, value in traj.obs.items()}
+    return {None: traj.obs.shape[1:]}
+
+
+def _check_against_space(shape: tuple[int, ...], space: gym.Space, what: str, index: int, func: str) -> None:
+    if space.shape is not None and tuple(space.shape) != tuple(shape):
+        raise ValueError(
+            f"{func}: trajectories[{index}].{what} has per-step shape {shape} but the "
+            f"{'observation' if what.startswith('obs') else 'action'}_space is {space} "
+            f"(shape {space.shape})"
+        )
+
+
+def _check_trajectories(
+    trajectories: Sequence[Trajectory], observation_space: gym.Space, action_space: gym.Space, func: str
+) -> None:
+    """Check every trajectory against the spaces (keys and per-step shapes)."""
+    for i, traj in enumerate(trajectories):
+        if isinstance(observation_space, gym.spaces.Dict):
+            if not isinstance(traj.obs, Mapping) or set(traj.obs) != set(observation_space.spaces):
+                got = sorted(traj.obs) if isinstance(traj.obs, Mapping) else f"an array {traj.obs.shape}"
+                raise ValueError(
+                    f"{func}: trajectories[{i}].obs must be a dict with keys "
+                    f"{sorted(observation_space.spaces)} to match the observation_space; got {got}"
+                )
+            for key, sub in observation_space.spaces.items():
+                _check_against_space(traj.obs[key].shape[1:], sub, f"obs[{key!r}]", i, func)
+        else:
+            if isinstance(traj.obs, Mapping):
+                raise ValueError(
+                    f"{func}: trajectories[{i}].obs is a dict with keys {sorted(traj.obs)} but the "
+                    f"observation_space is {observation_space}"
+                )
+            _check_against_space(traj.obs.shape[1:], observation_space, "obs", i, func)
+        assert traj.acts is not None
+        _check_against_space(traj.acts.shape[1:], action_space, "acts", i, func)
+
+
+def _to_buffer(traj: Trajectory) -> EpisodeBuffer:
+    n = traj.n_steps
+    terminations = np.zeros(n, dtype=np.bool_)
+    truncations = np.zeros(n, dtype=np.bool_)
+    terminations[-1] = traj.terminated
+    truncations[-1] = not traj.terminated
+    obs: Any = dict(traj.obs) if isinstance(traj.obs, Mapping) else traj.obs
+    return EpisodeBuffer(
+        observations=obs,
+        actions=traj.acts,
+        rewards=traj.rews if traj.rews is not None else np.zeros(n, dtype=np.float64),  # type: ignore[arg-type]
+        terminations=terminations,  # type: ignore[arg-type]
+        truncations=truncations,  # type: ignore[arg-type]
+        infos=dict(traj.infos) if traj.infos else None,
+    )
+
+
+# ----------------------------------------------------------------------------- save
+def save_minari(
+    trajectories: Iterable[Trajectory],
+    dataset_id: str,
+    *,
+    env: str | gym.Env | EnvSpec | None = None,
+    observation_space: gym.Space | None = None,
+    action_space: gym.Space | None = None,
+    algorithm_name: str | None = None,
+    author: str | None = None,
+    ref_min_score: float | None = None,
+    ref_max_score: float | None = None,
+    eval_env: str | gym.Env | EnvSpec | None = None,
+    description: str | None = None,
+    overwrite: bool = False,
+    data_path: str | os.PathLike[str] | None = None,
+) -> minari.MinariDataset:
+    """Write trajectories as a local Minari dataset, atomically, without jax.
+
+    Parameters
+    ----------
+    trajectories : Iterable[Trajectory]
+        At least one trajectory. All must carry actions (Minari stores an action per step) and agree
+        on observation keys and per-step shapes and on the per-step action shape.
+        ``rews=None`` is stored as zeros (``float64``). ``infos`` are stored as Minari episode infos.
+        Episode ``i`` gets ``terminations[T-1] = terminated`` and ``truncations[T-1] = not
+        terminated``; all earlier flags are ``False``.
+    dataset_id : str
+        Minari id ``(namespace/)name-v<version>``, e.g. ``"pendulum/expert-v0"``.
+    env : str, gymnasium.Env, EnvSpec or None
+        The environment the data comes from; its spec is recorded (so
+        ``dataset.recover_environment()`` works) and its spaces are used unless given explicitly.
+    observation_space, action_space : gymnasium.Space or None
+        Spaces to record. Without them and without ``env``, they are inferred from the data: an
+        unbounded ``Box`` per array (``Dict`` of them for dict observations) keeping the array dtype,
+        and ``Discrete(max + 1)`` for non-negative integer actions of shape ``[T]``.
+    algorithm_name, author, description : str or None
+        Metadata recorded in the dataset (Minari's warnings about leaving them out are silenced).
+    ref_min_score, ref_max_score : float or None
+        Reference scores for :func:`minari.get_normalized_score`. Minari records them only when an
+        environment is known (``env`` or ``eval_env``) and, if only ``ref_max_score`` is given,
+        estimates ``ref_min_score`` with 100 random-policy episodes.
+    eval_env : str, gymnasium.Env, EnvSpec or None
+        Environment meant for evaluation, if not ``env``.
+    overwrite : bool
+        Replace an existing dataset with the same id. Default ``False``: an existing id raises.
+    data_path : str, PathLike or None
+        Datasets root to write into. Default: ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``.
+
+    Returns
+    -------
+    minari.MinariDataset
+        The written dataset, opened from its final location.
+
+    Raises
+    ------
+    ValueError
+        If ``trajectories`` is empty, holds a non-``Trajectory``, a trajectory without actions, or
+        trajectories whose spaces disagree (the message names the index); if ``dataset_id`` is
+        malformed or exists and ``overwrite`` is ``False``.
+
+    Notes
+    -----
+    Atomicity: the dataset is built by Minari in a hidden temporary folder
+    (``<root>/.sb3ot-tmp-*/``, invisible to :func:`minari.list_local_datasets`) and moved into
+    place with one ``os.rename`` once complete; on any error the temporary folder is removed and
+    nothing appears under ``<root>/<dataset_id>``. With ``overwrite=True`` the old dataset is first
+    renamed into the temporary folder, then the new one renamed into place and the old one deleted;
+    the two renames leave a sub-millisecond window without a dataset, never a partial one. The
+    build sets ``MINARI_DATASETS_PATH`` temporarily (process-wide), so do not save from several
+    threads at once. Observations and actions are stored losslessly (Minari's JPEG encoding of
+    image spaces is turned off).
+    """
+    func = "save_minari"
+    trajectories = list(trajectories)
+    if not trajectories:
+        raise ValueError(f"{func}: trajectories must hold at least one Trajectory; got none")
+    for i, traj in enumerate(trajectories):
+        if not isinstance(traj, Trajectory):
+            raise ValueError(f"{func}: trajectories[{i}] must be a Trajectory; got {type(traj).__name__}")
+        if traj.acts is None:
+            raise ValueError(
+                f"{func}: trajectories[{i}].acts is None; Minari datasets store an action for every "
+                "step, so observation-only demonstrations cannot be saved to Minari (keep them as "
+                "Trajectory lists, or attach actions explicitly)"
+            )
+    ref_obs, ref_acts = _obs_signature(trajectories[0]), trajectories[0].acts.shape[1:]  # type: ignore[union-attr]
+    for i, traj in enumerate(trajectories[1:], start=1):
+        obs_sig, act_shape = _obs_signature(traj), traj.acts.shape[1:]  # type: ignore[union-attr]
+        if obs_sig != ref_obs:
+            raise ValueError(
+                f"{func}: trajectories[{i}].obs has keys/per-step shapes {obs_sig} but "
+                f"trajectories[0].obs has {ref_obs}; all trajectories must share one observation space"
+            )
+        if act_shape != ref_acts:
+            raise ValueError(
+                f"{func}: trajectories[{i}].acts has per-step shape {act_shape} but trajectories[0].acts "
+                f"has {ref_acts}; all trajectories must share one action space"
+            )
+
+    namespace = _check_dataset_id(dataset_id, func)
+    root = _datasets_root(data_path)
+    final = root / dataset_id
+    if final.exists() and not overwrite:
+        raise ValueError(
+            f"{func}: dataset_id {dataset_id!r} already exists at {final}; pass overwrite=True to replace it"
+        )
+    if final.exists() and not (final / "data" / METADATA_FILE_NAME).is_file():
+        raise ValueError(
+            f"{func}: dataset_id {dataset_id!r} names {final}, which exists but is not a Minari dataset "
+            "(a namespace folder?); refusing to replace it"
+        )
+
+    made_env: gym.Env | None = None
+    if isinstance(env, str | EnvSpec):
+        made_env = gym.make(env)
+        env = made_env
+    if env is not None and not isinstance(env, gym.Env):
+        raise ValueError(
+            f"{func}: env must be a gymnasium Env, an env id or an EnvSpec; got {type(env).__name__}"
+        )
+    try:
+        if observation_space is None:
+            if env is not None:
+                observation_space = env.observation_space
+            elif trajectories[0].is_dict_obs:
+                observation_space = gym.spaces.Dict(
+                    {k: _infer_space(v) for k, v in trajectories[0].obs.items()}  # type: ignore[union-attr]
+                )
+            else:
+                observation_space = _infer_space(trajectories[0].obs)  # type: ignore[arg-type]
+        if action_space is None:
+            action_space = env.action_space if env is not None else _infer_action_space(trajectories)
+        _check_trajectories(trajectories, observation_space, action_space, func)
+        buffers = [_to_buffer(t) for t in trajectories]
+
+        tmp_root = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
+        try:
+            with _minari_root(tmp_root), warnings.catch_warnings():
+                for message in _METADATA_ADVICE:
+                    warnings.filterwarnings("ignore", message=message, category=UserWarning)
+                minari.create_dataset_from_buffers(
+                    dataset_id,
+                    buffers,
+                    env=env,
+                    eval_env=eval_env,
+                    algorithm_name=algorithm_name,
+                    author=author,
+                    observation_space=observation_space,
+                    action_space=action_space,
+                    ref_min_score=ref_min_score,
+                    ref_max_score=ref_max_score,
+                    description=description,
+                    jpeg_encoding=False,
+                )
+            if namespace is not None:
+                with _minari_root(root):
+                    if namespace not in list_local_namespaces():
+                        create_namespace(namespace)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            replaced = tmp_root / ".replaced"  # ids never hold dots, so no clash with the new build
+            if final.exists():  # overwrite=True (checked above)
+                os.rename(final, replaced)
+            try:
+                os.rename(tmp_root / dataset_id, final)
+            except BaseException:
+                if replaced.exists():  # put the old dataset back before the temp folder goes
+                    os.rename(replaced, final)
+                raise
+        finally:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+    finally:
+        if made_env is not None:
+            made_env.close()
+    return minari.MinariDataset(final / "data")
+
+
+# ----------------------------------------------------------------------------- load
+def _open_dataset(
+    dataset: str | os.PathLike[str] | minari.MinariDataset, data_path: str | os.PathLike[str] | None
+) -> minari.MinariDataset:
+    func = "load_trajectories"
+    if isinstance(dataset, minari.MinariDataset):
+        if data_path is not None:
+            raise ValueError(
+                f"{func}: data_path applies to dataset ids only; got a MinariDataset and data_path"
+            )
+        return dataset
+    if not isinstance(dataset, str | os.PathLike):
+        raise ValueError(
+            f"{func}: dataset must be a Minari dataset id, a dataset folder or a MinariDataset; "
+            f"got {type(dataset).__name__}"
+        )
+    path = Path(dataset).expanduser()
+    if isinstance(dataset, os.PathLike) or (path.is_dir() and data_path is None):
+        for candidate in (path / "data", path):
+            if (candidate / METADATA_FILE_NAME).is_file():
+                return minari.MinariDataset(candidate)
+        raise FileNotFoundError(
+            f"{func}: dataset {str(dataset)!r} is not a Minari dataset folder (no data/{METADATA_FILE_NAME})"
+        )
+    _check_dataset_id(dataset, func)
+    root = _datasets_root(data_path)
+    data_dir = root / dataset / "data"
+    if not (data_dir / METADATA_FILE_NAME).is_file():
+        with _minari_root(root), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            local = sorted(minari.list_local_datasets())
+        raise FileNotFoundError(
+            f"{func}: dataset {dataset!r} is not a local Minari dataset (looked in {data_dir}); sb3-ot never "
+            "downloads datasets. Make one with sb3_ot.data.save_minari(trajectories, dataset_id), or point "
+            f"data_path / $MINARI_DATASETS_PATH at the folder holding it. Local datasets in {root}: "
+            f"{local or 'none'}"
+        )
+    return minari.MinariDataset(data_dir)
+
+
+def _flatten_infos(infos: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in (infos or {}).items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten_infos(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _episode_to_trajectory(episode: Any, dataset_id: str) -> Trajectory:
+    where = f"load_trajectories: episode {episode.id} of {dataset_id!r}"
+    if isinstance(episode.observations, tuple) or isinstance(episode.actions, tuple | Mapping):
+        raise ValueError(f"{where}: Tuple observation spaces and Tuple/Dict action spaces are not supported")
+    n_steps = len(episode.rewards)
+    infos: dict[str, np.ndarray] = {}
+    for key, value in _flatten_infos(episode.infos).items():
+        value = np.asarray(value)
+        if value.ndim >= 1 and value.shape[0] == n_steps:
+            infos[key] = value
+        elif value.ndim >= 1 and value.shape[0] == n_steps + 1:
+            infos[key] = value[1:]  # Minari's DataCollector stores the reset info first
+        else:
+            warnings.warn(
+                f"{where}: info {key!r} has shape {value.shape}, neither [T] nor [T+1] with T = {n_steps}; "
+                "dropped",
+                stacklevel=3,
+            )
+    try:
+        return Trajectory(
+            obs=episode.observations,
+            acts=episode.actions,
+            rews=episode.rewards,
+            terminated=bool(episode.terminations[-1]) if n_steps else False,
+            infos=infos,
+        )
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from err
+
+
+def load_trajectories(
+    dataset: str | os.PathLike[str] | minari.MinariDataset,
+    *,
+    episode_indices: Iterable[int] | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+) -> list[Trajectory]:
+    """Read episodes of a local Minari dataset as trajectories (all into memory).
+
+    Parameters
+    ----------
+    dataset : str, PathLike or minari.MinariDataset
+        A local dataset id (``"pendulum/expert-v0"``, looked up under ``data_path``), a dataset
+        folder (``<root>/<id>`` or its ``data`` subfolder; a ``PathLike`` is always a folder, a
+        ``str`` is one if such a folder exists and ``data_path`` is not given), or an open
+        :class:`minari.MinariDataset`. Nothing is ever downloaded.
+    episode_indices : Iterable[int] or None
+        Minari episode ids to read, in this order (as in ``MinariDataset.iterate_episodes``).
+        Default: all of the dataset's episodes.
+    data_path : str, PathLike or None
+        Datasets root for an id. Default: ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``.
+
+    Returns
+    -------
+    list[Trajectory]
+        One per episode: ``obs`` ``[T+1, ...]`` (a dict for ``Dict`` spaces), ``acts`` ``[T, ...]``,
+        ``rews`` ``[T]``, ``terminated`` = the episode's last termination flag, and its infos
+        flattened to ``"a/b"`` keys. Infos of length ``T + 1`` (``DataCollector`` records the reset
+        info first) lose their first entry; infos of other lengths are dropped with a warning.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the id or folder is not a local Minari dataset.
+    ValueError
+        If ``episode_indices`` names episodes the dataset does not hold, if the dataset uses Tuple
+        spaces, or if an episode fails :class:`Trajectory` validation (the message names it).
+    """
+    ds = _open_dataset(dataset, data_path)
+    if episode_indices is None:
+        indices = [int(i) for i in ds.episode_indices]
+    else:
+        indices = [int(i) for i in episode_indices]
+        available = {int(i) for i in ds.episode_indices}
+        missing = [i for i in indices if i not in available]
+        if missing:
+            raise ValueError(
+                f"load_trajectories: episode_indices {missing} are not episodes of {ds.id!r}; "
+                f"it holds {len(available)} episodes, "
+                f"ids in [{min(available, default=None)}, {max(available, default=None)}]"
+            )
+    return [_episode_to_trajectory(ep, ds.id) for ep in ds.iterate_episodes(indices)]

@@ -1,0 +1,1 @@
+"""Planned; see ../shared/DESIGN.md and the open issues."""

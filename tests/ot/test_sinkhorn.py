@@ -1,0 +1,207 @@
+"""sb3_ot.ot against POT: accuracy, batching/padding, conventions, and input errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import ot as pot
+import pytest
+import torch
+
+from sb3_ot import ot
+
+BACKENDS = ["tensorized", "keops"]
+
+
+def _problem(seed: int, n: int = 120, m: int = 90, d: int = 5):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    y = rng.normal(size=(m, d)) + 0.7
+    a = rng.uniform(0.2, 1.0, n)
+    b = rng.uniform(0.2, 1.0, m)
+    return x, y, a / a.sum(), b / b.sum()
+
+
+def _pot_reference(x, y, a, b, eps, metric="sqeuclidean"):
+    C = pot.dist(x, y, metric=metric)
+    P = pot.sinkhorn(a, b, C, eps, method="sinkhorn_log", stopThr=1e-12, numItermax=200_000)
+    return (P * C).sum(1), C
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("rel_eps", [1e-2, 1e-3])
+def test_matches_pot_log_domain(backend, dtype, rel_eps):
+    x, y, a, b = _problem(seed=int(rel_eps * 1e4))
+    C = pot.dist(x, y)
+    eps = rel_eps * C.max()
+    ref, C = _pot_reference(x, y, a, b, eps)
+    res = ot.sinkhorn(
+        torch.tensor(x, dtype=dtype),
+        torch.tensor(y, dtype=dtype),
+        a,
+        b,
+        eps=eps,
+        backend=backend,
+        return_plan=True,
+    )
+    assert res.backend == backend
+    assert res.row_cost.dtype == dtype and res.plan.dtype == dtype
+    P = res.plan.double().numpy()
+    np.testing.assert_allclose(P.sum(1), a, atol=0, rtol=1e-3)
+    assert np.abs(P.sum(0) - b).sum() <= 1e-3 and np.abs(P.sum(1) - a).sum() <= 1e-3
+    rc = res.row_cost.double().numpy()
+    assert np.max(np.abs(rc - ref) / ref) < 0.01
+    np.testing.assert_allclose(float(res.cost), ref.sum(), rtol=0.01)
+    # the potentials rebuild the same plan: P = a b exp((f + g - C) / eps)
+    f, g = res.f.double().numpy(), res.g.double().numpy()
+    P_dual = a[:, None] * b[None, :] * np.exp((f[:, None] + g[None, :] - C) / eps)
+    np.testing.assert_allclose(P_dual, P, atol=1e-3 / P.size, rtol=2e-2 if dtype == torch.float32 else 1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cosine_cost_matches_pot(backend):
+    x, y, a, b = _problem(seed=3, d=7)
+    eps = 2e-3
+    ref, _ = _pot_reference(x, y, a, b, eps, metric="cosine")
+    res = ot.sinkhorn(torch.tensor(x), torch.tensor(y), a, b, eps=eps, cost="cosine", backend=backend)
+    assert np.max(np.abs(res.row_cost.numpy() - ref) / ref) < 0.01
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_variable_length_batch_equals_pairs_alone(backend):
+    rng = np.random.default_rng(5)
+    lengths, m, d = [40, 75, 60], 50, 4
+    y = torch.tensor(rng.normal(size=(m, d)))
+    xs = [torch.tensor(rng.normal(size=(n, d)) + 0.3) for n in lengths]
+    n_max = max(lengths)
+    x_pad = torch.zeros(len(xs), n_max, d, dtype=torch.float64)
+    w = torch.zeros(len(xs), n_max, dtype=torch.float64)
+    for k, x in enumerate(xs):
+        x_pad[k, : len(x)] = x
+        x_pad[k, len(x) :] = 1e3  # far-away padding must not matter at zero weight
+        w[k, : len(x)] = 1.0
+    eps = 0.05
+    batch = ot.sinkhorn(x_pad, y, a=w, eps=eps, backend=backend, tol=1e-6)
+    for k, x in enumerate(xs):
+        alone = ot.sinkhorn(x, y, eps=eps, backend=backend, tol=1e-6)
+        n = len(x)
+        torch.testing.assert_close(batch.row_cost[k, :n], alone.row_cost, rtol=1e-4, atol=1e-9)
+        assert float(batch.row_cost[k, n:].abs().sum()) == 0.0  # padding carries no cost
+        torch.testing.assert_close(batch.cost[k], alone.cost, rtol=1e-4, atol=0)
+
+
+def test_shared_target_equals_explicit_batch():
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.normal(size=(3, 30, 4)))
+    y = torch.tensor(rng.normal(size=(25, 4)))
+    shared = ot.sinkhorn(x, y, eps=0.1)
+    explicit = ot.sinkhorn(x, y.expand(3, 25, 4), eps=0.1)
+    torch.testing.assert_close(shared.row_cost, explicit.row_cost)
+    assert shared.row_cost.shape == (3, 30) and shared.f.shape == (3, 30) and shared.g.shape == (3, 25)
+
+
+def test_unbatched_shapes_and_numpy_inputs():
+    x, y, a, b = _problem(seed=7, n=20, m=15)
+    res = ot.sinkhorn(x, y, a, b, eps=0.5, return_plan=True)
+    assert res.cost.shape == () and res.row_cost.shape == (20,) and res.plan.shape == (20, 15)
+    assert res.f.shape == (20,) and res.g.shape == (15,)
+    assert res.row_cost.dtype == torch.float64  # numpy float64 in, float64 out
+    torch.testing.assert_close(res.row_cost.sum(), res.cost)
+
+
+def test_sinkhorn_matrix_matches_pot_and_feature_solver():
+    x, y, a, b = _problem(seed=8, n=50, m=70)
+    C = pot.dist(x, y)
+    eps = 1e-2 * C.max()
+    P = pot.sinkhorn(a, b, C, eps, method="sinkhorn_log", stopThr=1e-12, numItermax=100_000)
+    res = ot.sinkhorn_matrix(torch.tensor(C), a, b, eps=eps, return_plan=True)
+    assert np.max(np.abs(res.row_cost.numpy() - (P * C).sum(1)) / (P * C).sum(1)) < 0.01
+    torch.testing.assert_close(res.row_cost, ot.sinkhorn(x, y, a, b, eps=eps).row_cost, rtol=1e-3, atol=1e-9)
+    # batched costs, fixed iteration count (a planner's fixed budget)
+    Cb = torch.tensor(np.stack([C, C * 2]))
+    fixed = ot.sinkhorn_matrix(Cb, eps=eps, n_iters=5)
+    assert fixed.row_cost.shape == (2, 50)
+    assert fixed.n_iters >= 5
+
+
+def test_emd_matches_pot_and_a_known_value():
+    assert ot.emd([[0.0], [1.0]], [[0.0], [1.0]]) == pytest.approx(0.0, abs=1e-12)
+    assert ot.emd([[0.0, 0.0]], [[3.0, 4.0]]) == pytest.approx(5.0)
+    x, y, a, b = _problem(seed=9, n=30, m=20)
+    want = pot.emd2(a, b, pot.dist(x, y, metric="euclidean"))
+    assert ot.emd(x, y, a, b) == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(x=np.full((4, 2), np.nan), y=np.ones((3, 2))), r"x: contains NaN"),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 2, 2, 1))), r"y: expected shape \(M, D\) or \(B, M, D\)"),
+        (dict(x=np.ones(4), y=np.ones((3, 2))), r"x: expected shape \(N, D\)"),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 5))), r"y: expected the feature dimension D of x \(2\)"),
+        (dict(x=np.ones((0, 2)), y=np.ones((3, 2))), r"x: expected a non-empty"),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 2)), a=-np.ones(4)), r"a: expected non-negative weights"),
+        (
+            dict(x=np.ones((4, 2)), y=np.ones((3, 2)), b=np.zeros(3)),
+            r"b: weights of batch element 0 are all zero",
+        ),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 2)), a=np.ones(5)), r"a: expected shape \(N,\) = \(4,\)"),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 2)), b=[1.0, np.nan, 1.0]), r"b: contains NaN"),
+        (
+            dict(x=np.ones((2, 4, 2)), y=np.ones((3, 3, 2))),
+            r"y: batch size 3 does not match x's batch size 2",
+        ),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 2)), eps=0.0), r"eps: expected a positive finite float"),
+        (
+            dict(x=np.ones((4, 2)), y=np.ones((3, 2)), eps=float("nan")),
+            r"eps: expected a positive finite float",
+        ),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 2)), cost="l1"), r"cost: expected 'sqeuclidean' or 'cosine'"),
+        (dict(x=np.ones((4, 2)), y=np.ones((3, 2)), backend="gpu"), r"backend: expected 'auto'"),
+        (dict(x=[["a", "b"]], y=np.ones((3, 2))), r"x: expected a numeric array"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, match):
+    kwargs.setdefault("eps", 0.1)
+    with pytest.raises(ValueError, match=match):
+        ot.sinkhorn(**kwargs)
+
+
+def test_bad_cost_matrix_and_emd_input():
+    with pytest.raises(ValueError, match=r"C: expected a non-empty \(N, M\) or \(B, N, M\)"):
+        ot.sinkhorn_matrix(np.ones(3), eps=0.1)
+    with pytest.raises(ValueError, match=r"C: contains inf"):
+        ot.sinkhorn_matrix(np.array([[0.0, np.inf]]), eps=0.1)
+    with pytest.raises(ValueError, match=r"n_iters: expected a positive int"):
+        ot.sinkhorn_matrix(np.ones((2, 2)), eps=0.1, n_iters=0)
+    with pytest.raises(ValueError, match=r"y: expected the feature dimension D of x \(2\)"):
+        ot.emd(np.ones((3, 2)), np.ones((3, 3)))
+
+
+def test_keops_without_a_compiler_falls_back_with_a_warning(tmp_path):
+    """A machine with no C++ compiler: the KeOps probe fails, sinkhorn warns once and stays dense."""
+    script = textwrap.dedent(
+        """
+        import warnings, torch
+        from sb3_ot import ot
+        x, y = torch.randn(6, 3), torch.randn(5, 3)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r1 = ot.sinkhorn(x, y, eps=0.5, backend="keops")
+            r2 = ot.sinkhorn(x, y, eps=0.5, backend="keops")
+        msgs = [str(w.message) for w in caught if "KeOps backend is unavailable" in str(w.message)]
+        print(r1.backend, r2.backend, len(msgs))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CXX", "KEOPS_CACHE_FOLDER")}
+    env["PATH"] = os.path.dirname(sys.executable)  # no g++ on PATH
+    env["KEOPS_CACHE_FOLDER"] = str(tmp_path / "keops")
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-3:] == ["tensorized", "tensorized", "1"], out.stdout + out.stderr
