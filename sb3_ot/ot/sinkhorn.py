@@ -13,6 +13,7 @@ Conventions
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,8 +26,9 @@ from ._dense import solve_dense
 Backend = Literal["auto", "tensorized", "keops"]
 Cost = Literal["sqeuclidean", "cosine"]
 
-# Dense (B, N, M) work is chunked over the batch to keep each chunk's kernel near the CPU caches.
-_CHUNK_ELEMENTS = 4_000_000
+# Dense (B, N, M) work is chunked over the batch so that each chunk's kernel (4 MiB float32) stays in
+# cache during the scaling iterations: 3-5x faster than one large batched kernel on 2 cores.
+_CHUNK_ELEMENTS = 1 << 20
 # "auto" switches to KeOps on CUDA once a dense problem would hold more than this many entries.
 _AUTO_KEOPS_ELEMENTS = 50_000_000
 
@@ -136,7 +138,7 @@ def sinkhorn(
     backend: Backend = "auto",
     tol: float = 1e-4,
     max_iter: int = 10_000,
-    eps_scaling: float | None = 4.0,
+    eps_scaling: float | None = None,
     return_plan: bool = False,
 ) -> SinkhornResult:
     """Entropic OT between point clouds with a feature cost.
@@ -154,7 +156,10 @@ def sinkhorn(
         KeOps that cannot compile falls back to "tensorized" with a warning.
     tol : L1 tolerance on the plan's marginals (weights sum to 1).
     max_iter : iteration cap at the target eps.
-    eps_scaling : ratio between successive eps stages from the cost range down to ``eps``.
+    eps_scaling : ratio between successive eps stages from the cost range down to ``eps``. None (the
+        default) solves the dense problem at ``eps`` directly: with over-relaxed updates that was as
+        fast or faster on every benchmark setting. The KeOps backend always anneals (geomloss's
+        schedule, ratio 4 when None).
     return_plan : also return the dense (B, N, M) plan (dense memory even on "keops").
 
     Returns
@@ -202,7 +207,18 @@ def sinkhorn(
                 )
             )
         result = _concat(parts, eps, "tensorized")
+    _warn_if_unconverged(result, tol, max_iter)
     return result if batched else result._squeeze()
+
+
+def _warn_if_unconverged(result: SinkhornResult, tol: float, max_iter: int) -> None:
+    if result.marginal_error > tol:
+        warnings.warn(
+            f"sb3_ot.ot: Sinkhorn stopped at max_iter={max_iter} with marginal error "
+            f"{result.marginal_error:.2e} > tol={tol:g}; raise max_iter or eps for an accurate plan.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _solve_costs(C, a, b, eps, tol, max_iter, n_iters, eps_scaling, return_plan) -> SinkhornResult:
@@ -248,7 +264,7 @@ def sinkhorn_matrix(
     tol: float = 1e-4,
     max_iter: int = 10_000,
     n_iters: int | None = None,
-    eps_scaling: float | None = 4.0,
+    eps_scaling: float | None = None,
     return_plan: bool = False,
 ) -> SinkhornResult:
     """Batched entropic OT on given cost tensors (learned costs such as ZILOT's ``-V(s, g)``).
@@ -260,7 +276,8 @@ def sinkhorn_matrix(
     eps : regularisation on the scale of ``C``.
     tol, max_iter : marginal tolerance and iteration cap at the target eps.
     n_iters : run exactly this many iterations at the target eps (fixed cost per call, as in MPC).
-    eps_scaling : ratio between eps stages from the range of ``C`` down to ``eps``; None disables.
+    eps_scaling : ratio between eps stages from the range of ``C`` down to ``eps``; None (default)
+        solves at ``eps`` directly.
     return_plan : also return the (B, N, M) plan.
     """
     eps = check_eps(eps)
@@ -279,4 +296,6 @@ def sinkhorn_matrix(
     a_w = check_weights(a, "a", B, N, C, "N")
     b_w = check_weights(b, "b", B, M, C, "M")
     result = _solve_costs(C, a_w, b_w, eps, tol, max_iter, n_iters, eps_scaling, return_plan)
+    if n_iters is None:
+        _warn_if_unconverged(result, tol, max_iter)
     return result if batched else result._squeeze()
