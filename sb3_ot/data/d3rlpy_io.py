@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sb3_ot.data.trajectory import Trajectory
+from sb3_ot.data.trajectory import Trajectory, require_actions
 
 if TYPE_CHECKING:
     from d3rlpy.dataset import MDPDataset
@@ -78,19 +78,14 @@ def to_d3rlpy(
     from d3rlpy.constants import ActionSpace
     from d3rlpy.dataset import MDPDataset
 
-    trajectories = list(trajectories)
-    if not trajectories:
-        raise ValueError("to_d3rlpy: trajectories must hold at least one Trajectory; got none")
+    trajectories = require_actions(
+        trajectories,
+        "to_d3rlpy",
+        "offline RL needs actions (observation-only demonstrations are for the reward, not the dataset)",
+    )
     observations, actions, rewards, terminals, timeouts = [], [], [], [], []
     obs_shape = act_shape = None
     for i, traj in enumerate(trajectories):
-        if not isinstance(traj, Trajectory):
-            raise ValueError(f"to_d3rlpy: trajectories[{i}] must be a Trajectory; got {type(traj).__name__}")
-        if traj.acts is None:
-            raise ValueError(
-                f"to_d3rlpy: trajectories[{i}].acts is None; offline RL needs actions "
-                "(observation-only demonstrations are for the reward, not the dataset)"
-            )
         try:
             obs = traj.observations(obs_key)
         except ValueError as err:

@@ -27,7 +27,7 @@ from minari.dataset.minari_storage import METADATA_FILE_NAME
 from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
-from sb3_ot.data.trajectory import Trajectory
+from sb3_ot.data.trajectory import Trajectory, require_actions
 
 __all__ = ["save_minari", "load_trajectories"]
 
@@ -226,18 +226,12 @@ def save_minari(
     image spaces is turned off).
     """
     func = "save_minari"
-    trajectories = list(trajectories)
-    if not trajectories:
-        raise ValueError(f"{func}: trajectories must hold at least one Trajectory; got none")
-    for i, traj in enumerate(trajectories):
-        if not isinstance(traj, Trajectory):
-            raise ValueError(f"{func}: trajectories[{i}] must be a Trajectory; got {type(traj).__name__}")
-        if traj.acts is None:
-            raise ValueError(
-                f"{func}: trajectories[{i}].acts is None; Minari datasets store an action for every "
-                "step, so observation-only demonstrations cannot be saved to Minari (keep them as "
-                "Trajectory lists, or attach actions explicitly)"
-            )
+    trajectories = require_actions(
+        trajectories,
+        func,
+        "Minari datasets store an action for every step, so observation-only demonstrations cannot be "
+        "saved to Minari (keep them as Trajectory lists, or attach actions explicitly)",
+    )
     ref_obs, ref_acts = _obs_signature(trajectories[0]), trajectories[0].acts.shape[1:]  # type: ignore[union-attr]
     for i, traj in enumerate(trajectories[1:], start=1):
         obs_sig, act_shape = _obs_signature(traj), traj.acts.shape[1:]  # type: ignore[union-attr]

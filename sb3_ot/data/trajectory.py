@@ -288,3 +288,19 @@ def _rebuild(
 ) -> Trajectory:
     """Unpickle a :class:`Trajectory` (``terminated`` is keyword-only)."""
     return Trajectory(obs, acts, rews, terminated=terminated, infos=infos)
+
+
+def require_actions(trajectories, func: str, why: str) -> list[Trajectory]:
+    """Returns ``trajectories`` as a non-empty list of Trajectory that all carry actions.
+
+    ``func`` names the caller in errors and ``why`` says why actions are needed there.
+    """
+    trajectories = list(trajectories)
+    if not trajectories:
+        raise ValueError(f"{func}: trajectories must hold at least one Trajectory; got none")
+    for i, traj in enumerate(trajectories):
+        if not isinstance(traj, Trajectory):
+            raise ValueError(f"{func}: trajectories[{i}] must be a Trajectory; got {type(traj).__name__}")
+        if traj.acts is None:
+            raise ValueError(f"{func}: trajectories[{i}].acts is None; {why}")
+    return trajectories
