@@ -85,10 +85,10 @@ def test_variable_length_batch_equals_pairs_alone(backend):
         x_pad[k, : len(x)] = x
         x_pad[k, len(x) :] = 1e3  # far-away padding must not matter at zero weight
         w[k, : len(x)] = 1.0
-    eps = 0.05
-    batch = ot.sinkhorn(x_pad, y, a=w, eps=eps, backend=backend, tol=1e-5)
+    eps = 0.2
+    batch = ot.sinkhorn(x_pad, y, a=w, eps=eps, backend=backend, tol=1e-7)
     for k, x in enumerate(xs):
-        alone = ot.sinkhorn(x, y, eps=eps, backend=backend, tol=1e-5)
+        alone = ot.sinkhorn(x, y, eps=eps, backend=backend, tol=1e-7)
         n = len(x)
         torch.testing.assert_close(batch.row_cost[k, :n], alone.row_cost, rtol=1e-4, atol=1e-9)
         assert float(batch.row_cost[k, n:].abs().sum()) == 0.0  # padding carries no cost
