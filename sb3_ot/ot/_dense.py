@@ -10,8 +10,9 @@ makes it fast on CPUs (torch's ``logsumexp`` costs ~7 ``exp`` passes per call he
 The kernel is built with torch (vectorised exp); the scaling iterations run on numpy views of the same
 CPU buffers (numpy's BLAS mat-vec is 2-3x faster than torch's on the CPUs we measured, and its small
 ops carry less dispatch overhead) and in torch on CUDA. numpy's BLAS runs single-threaded there: its
-idle threads otherwise spin against torch's OpenMP pool and slow both down 2-5x on 2 cores. Pairs are best solved one (N, M) kernel at a
-time so that it stays in cache: :func:`sb3_ot.ot.sinkhorn` chunks its batch accordingly.
+idle threads otherwise spin against torch's OpenMP pool and slow both down 2-5x on 2 cores. Pairs are
+best solved one (N, M) kernel at a time so that it stays in cache: :func:`sb3_ot.ot.sinkhorn` chunks
+its batch accordingly.
 """
 
 from __future__ import annotations
@@ -161,14 +162,18 @@ def _scale(xp, K, a, b, budget: int, stop_at_tol: bool, tol: float, check_every:
     """
     pad_a, pad_b = bool((a <= 0).any()), bool((b <= 0).any())
     pos_a, pos_b = a > 0, b > 0
+
+    def exact_rows(v):
+        """The row scaling that makes the plan's row marginals exact (1 on padded rows)."""
+        u = 1.0 / (K @ (b * v)[:, :, None])[:, :, 0]
+        return xp.where(pos_a, u, 1.0) if pad_a else u
+
     v = xp.ones_like(b)
     u = xp.ones_like(a)
     omega, prev_err, err = 1.0, None, float("inf")
     for it in range(budget):
         last_it = it == budget - 1
-        u_new = 1.0 / (K @ (b * v)[:, :, None])[:, :, 0]
-        if pad_a:
-            u_new = xp.where(pos_a, u_new, 1.0)
+        u_new = exact_rows(v)
         check = last_it or it % check_every == check_every - 1
         u = u_new if (omega == 1.0 or check) else u ** (1.0 - omega) * u_new**omega
         KTu = ((a * u)[:, None, :] @ K)[:, 0, :]
@@ -192,11 +197,6 @@ def _scale(xp, K, a, b, budget: int, stop_at_tol: bool, tol: float, check_every:
         small = min(float(u.min()), float(v.min()))
         if not (big < _ABSORB_AT and small > 1.0 / _ABSORB_AT):
             # Rebuild from a plan with exact rows so the caller's absorption is consistent.
-            u = 1.0 / (K @ (b * v)[:, :, None])[:, :, 0]
-            if pad_a:
-                u = xp.where(pos_a, u, 1.0)
-            return u, v, it + 1, err, False
-    u = 1.0 / (K @ (b * v)[:, :, None])[:, :, 0]  # budget 0 or intermediate stage: end on a row update
-    if pad_a:
-        u = xp.where(pos_a, u, 1.0)
-    return u, v, budget, err, False
+            return exact_rows(v), v, it + 1, err, False
+    # budget 0 or intermediate stage: end on a row update
+    return exact_rows(v), v, budget, err, False
