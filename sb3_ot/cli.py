@@ -60,6 +60,116 @@ def _couple(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_build(args: argparse.Namespace) -> int:
+    from sb3_ot.data.datasets import build_dataset, dataset_info
+
+    ds = build_dataset(
+        args.env,
+        args.kind,
+        steps=args.steps,
+        seed=args.seed,
+        algo=args.algo,
+        expert_steps=args.expert_steps,
+        overwrite=args.overwrite,
+        data_path=args.data_path,
+        progress=not args.quiet,
+    )
+    _print_info(dataset_info(ds))
+    return 0
+
+
+def _dataset_list(args: argparse.Namespace) -> int:
+    from sb3_ot.data.datasets import dataset_info, list_datasets
+
+    ids = list_datasets(args.data_path)
+    if not ids:
+        print("no sb3-ot datasets yet; build one with: sb3-ot dataset build Pendulum-v1 --kind medium-replay")
+        return 0
+    print(f"{'dataset':<48} {'episodes':>8} {'steps':>9} {'mean return':>12} {'normalized':>10}")
+    for did in ids:
+        i = dataset_info(did, args.data_path)
+        print(
+            f"{did:<48} {i['episodes']:>8} {i['steps']:>9} {i['return_mean']:>12.1f} "
+            f"{i.get('normalized_score', float('nan')):>10.1f}"
+        )
+    return 0
+
+
+def _print_info(info: dict) -> None:
+    build = info.pop("build", None)
+    for key, value in info.items():
+        print(f"{key:<16} {value:.4g}" if isinstance(value, float) else f"{key:<16} {value}")
+    if build is not None:
+        print(f"{'made by':<16} {build.get('policy')}")
+        print(f"{'settings':<16} {build.get('settings')}")
+        print(f"{'build seconds':<16} {build.get('build_seconds', float('nan')):.1f}")
+
+
+def _dataset_info(args: argparse.Namespace) -> int:
+    import json
+
+    from sb3_ot.data.datasets import dataset_info
+
+    info = dataset_info(args.id, args.data_path)
+    if args.json:
+        print(json.dumps(info, indent=1, sort_keys=True))
+    else:
+        _print_info(info)
+    return 0
+
+
+def _dataset_suite(args: argparse.Namespace) -> int:
+    from sb3_ot.data.datasets import build_suite
+
+    times = build_suite(args.name, seed=args.seed, data_path=args.data_path, progress=not args.quiet)
+    for did, secs in times.items():
+        print(f"{did:<48} {secs:>8.0f} s")
+    print(f"suite {args.name!r}: {sum(times.values()) / 60:.1f} min")
+    return 0
+
+
+def _add_dataset_commands(sub: argparse._SubParsersAction) -> None:
+    from sb3_ot.data.datasets import KINDS, SUITES
+
+    p = sub.add_parser("dataset", help="build and inspect local D4RL-style Minari datasets")
+    dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-path",
+        default=None,
+        help="Minari datasets root (default: $MINARI_DATASETS_PATH or ~/.minari/datasets)",
+    )
+
+    b = dsub.add_parser("build", parents=[common], help="build (or reuse) sb3_ot/<ENV>/<KIND>-v0")
+    b.add_argument(
+        "env", metavar="ENV", help="Gymnasium env id, e.g. Pendulum-v1, HalfCheetah-v5, PointMaze_Medium-v3"
+    )
+    b.add_argument("--kind", default="medium-replay", choices=KINDS)
+    b.add_argument("--steps", type=int, default=None, help="transitions of random/medium/expert data")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument(
+        "--algo", default=None, choices=["sac", "td3", "ppo"], help="expert algorithm (default sac)"
+    )
+    b.add_argument("--expert-steps", type=int, default=None, help="expert training steps (default: per env)")
+    b.add_argument("--overwrite", action="store_true", help="rebuild even if it exists")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.set_defaults(func=_dataset_build)
+
+    ls = dsub.add_parser("list", parents=[common], help="list the local sb3-ot datasets")
+    ls.set_defaults(func=_dataset_list)
+
+    i = dsub.add_parser("info", parents=[common], help="episodes, steps, returns and reference scores of ID")
+    i.add_argument("id", metavar="ID", help="dataset id, e.g. sb3_ot/Pendulum-v1/medium-replay-v0")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_dataset_info)
+
+    s = dsub.add_parser("suite", parents=[common], help="build every dataset of a benchmark suite")
+    s.add_argument("--name", default="small", choices=sorted(SUITES))
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_dataset_suite)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sb3-ot", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -74,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="sb3_ot_coupling.png")
     p.set_defaults(func=_couple)
+    _add_dataset_commands(sub)
     return parser
 
 

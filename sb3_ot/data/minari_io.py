@@ -8,6 +8,7 @@ never leaves a half-written dataset. Reading never downloads: only local dataset
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -29,7 +30,10 @@ from minari.storage import get_dataset_path
 
 from sb3_ot.data.trajectory import Trajectory, require_actions
 
-__all__ = ["save_minari", "load_trajectories"]
+__all__ = ["BUILD_INFO", "load_trajectories", "read_build_info", "save_minari"]
+
+#: File beside a dataset's ``data/`` folder holding its ``build_info``.
+BUILD_INFO = "sb3_ot_build.json"
 
 _ROOT_ENV_VAR = "MINARI_DATASETS_PATH"
 _TMP_PREFIX = ".sb3ot-tmp-"  # hidden: Minari's listings skip dot-folders
@@ -168,6 +172,7 @@ def save_minari(
     description: str | None = None,
     overwrite: bool = False,
     data_path: str | os.PathLike[str] | None = None,
+    build_info: Mapping[str, Any] | None = None,
 ) -> minari.MinariDataset:
     """Write trajectories as a local Minari dataset, atomically, without jax.
 
@@ -200,6 +205,10 @@ def save_minari(
         Replace an existing dataset with the same id. Default ``False``: an existing id raises.
     data_path : str, PathLike or None
         Datasets root to write into. Default: ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``.
+    build_info : Mapping or None
+        JSON-serialisable facts about how the data was made (seed, policy, sizes), written to
+        ``<root>/<dataset_id>/sb3_ot_build.json`` in the same atomic move as the dataset; read it back with
+        :func:`read_build_info`.
 
     Returns
     -------
@@ -305,6 +314,10 @@ def save_minari(
                 with _minari_root(root):
                     if namespace not in list_local_namespaces():
                         create_namespace(namespace)
+            if build_info is not None:
+                (tmp_root / dataset_id / BUILD_INFO).write_text(
+                    json.dumps(build_info, indent=1, sort_keys=True)
+                )
             final.parent.mkdir(parents=True, exist_ok=True)
             replaced = tmp_root / ".replaced"  # ids never hold dots, so no clash with the new build
             if final.exists():  # overwrite=True (checked above)
@@ -324,6 +337,15 @@ def save_minari(
 
 
 # ----------------------------------------------------------------------------- load
+def read_build_info(
+    dataset: str | os.PathLike[str] | minari.MinariDataset, data_path: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The ``build_info`` saved with a local dataset (``None`` if it has none)."""
+    ds = _open_dataset(dataset, data_path)
+    path = Path(ds.spec.data_path).parent / BUILD_INFO
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _open_dataset(
     dataset: str | os.PathLike[str] | minari.MinariDataset, data_path: str | os.PathLike[str] | None
 ) -> minari.MinariDataset:

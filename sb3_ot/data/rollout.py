@@ -2,63 +2,143 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from tqdm.auto import tqdm
 
+from sb3_ot.data.envs import make_env
 from sb3_ot.data.trajectory import Trajectory
 
-#: ``policy(obs, t, rng) -> action``; SB3 models plug in as ``lambda o, t, rng: model.predict(o)[0]``.
-Policy = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+#: ``policy(obs, t, rng) -> action``; SB3 models plug in through :func:`sb3_policy`.
+Policy = Callable[[Any, int, np.random.Generator], Any]
+
+
+def _stack(observations: list[Any]) -> np.ndarray | dict[str, np.ndarray]:
+    if isinstance(observations[0], Mapping):
+        return {key: np.asarray([o[key] for o in observations]) for key in observations[0]}
+    return np.asarray(observations)
 
 
 def rollout(
     env: gym.Env | str,
     policy: Policy | None = None,
     *,
-    n_episodes: int = 1,
+    n_episodes: int | None = 1,
     max_steps: int | None = None,
+    total_steps: int | None = None,
     seed: int = 0,
+    info_keys: Sequence[str] = (),
+    progress: bool = False,
 ) -> list[Trajectory]:
-    """Run ``n_episodes`` episodes and return them as trajectories (uniform random actions by default).
+    """Run episodes of ``policy`` (uniform random actions by default) and return them as trajectories.
 
-    Episode ``k`` resets with seed ``seed + k`` and the policy's generator is seeded with ``seed``, so
-    the same arguments give the same trajectories. An episode cut at ``max_steps`` (or truncated by
-    the env) has ``terminated=False``.
+    Parameters
+    ----------
+    env : gymnasium.Env or str
+        An env, or an env id (gymnasium-robotics ids such as ``PointMaze_Medium-v3`` included).
+    policy : Policy or None
+        ``policy(obs, t, rng) -> action``; ``None`` samples the action space.
+    n_episodes : int or None
+        Number of episodes; ``None`` runs episodes until ``total_steps`` are collected.
+    max_steps : int or None
+        Cut every episode after this many steps (a time-out: ``terminated=False``).
+    total_steps : int or None
+        Stop once this many steps are collected in all, cutting the last episode (a time-out), so
+        the trajectories hold exactly ``total_steps`` steps (fewer if ``n_episodes`` ends first).
+    seed : int
+        Episode ``k`` resets with seed ``seed + k``; the action space and the policy's generator are
+        seeded with ``seed``, so the same arguments give the same trajectories.
+    info_keys : Sequence[str]
+        Step-info entries to keep as per-step ``infos`` (``[T]`` arrays); missing ones raise.
+    progress : bool
+        Show a tqdm bar over steps (``total_steps``) or episodes.
+
+    Returns
+    -------
+    list[Trajectory]
+        ``obs [T+1, ...]`` (a dict for Dict observation spaces), ``acts [T, ...]``, ``rews [T]``
+        (float64). An episode ends ``terminated=True`` only when the env says so.
     """
-    if n_episodes < 1:
-        raise ValueError(f"n_episodes: expected a positive int, got {n_episodes!r}")
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"max_steps: expected a positive int or None, got {max_steps!r}")
+    if n_episodes is None and total_steps is None:
+        raise ValueError("n_episodes: None needs total_steps to bound the rollout; got both None")
+    for name, value in (("n_episodes", n_episodes), ("max_steps", max_steps), ("total_steps", total_steps)):
+        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+            raise ValueError(f"{name}: expected a positive int or None, got {value!r}")
     own = isinstance(env, str)
-    env = gym.make(env) if own else env
+    env = make_env(env) if own else env
     env.action_space.seed(seed)
     rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n_episodes):
-        obs, _ = env.reset(seed=seed + k)
-        observations, actions, rewards = [obs], [], []
-        terminated = truncated = False
-        t = 0
-        while not (terminated or truncated) and (max_steps is None or t < max_steps):
-            act = env.action_space.sample() if policy is None else policy(obs, t, rng)
-            obs, rew, terminated, truncated, _ = env.step(act)
-            observations.append(obs)
-            actions.append(act)
-            rewards.append(rew)
-            t += 1
-        out.append(
-            Trajectory(
-                obs=np.asarray(observations),
-                acts=np.asarray(actions),
-                rews=np.asarray(rewards, dtype=np.float64),
-                terminated=bool(terminated),
+    out: list[Trajectory] = []
+    collected = 0
+    bar = tqdm(
+        total=total_steps if total_steps is not None else n_episodes,
+        unit="step" if total_steps is not None else "episode",
+        disable=not progress,
+        desc="rollout",
+    )
+    try:
+        k = 0
+        while (n_episodes is None or k < n_episodes) and (total_steps is None or collected < total_steps):
+            obs, _ = env.reset(seed=seed + k)
+            observations, actions, rewards = [obs], [], []
+            infos: dict[str, list[Any]] = {key: [] for key in info_keys}
+            terminated = truncated = False
+            t = 0
+            while not (terminated or truncated):
+                if (max_steps is not None and t >= max_steps) or (
+                    total_steps is not None and collected >= total_steps
+                ):
+                    break
+                act = env.action_space.sample() if policy is None else policy(obs, t, rng)
+                obs, rew, terminated, truncated, info = env.step(act)
+                observations.append(obs)
+                actions.append(act)
+                rewards.append(rew)
+                for key in info_keys:
+                    if key not in info:
+                        raise ValueError(
+                            f"info_keys: {key!r} is not in the env's step info; it has {sorted(info)}"
+                        )
+                    infos[key].append(info[key])
+                t += 1
+                collected += 1
+                if total_steps is not None:
+                    bar.update()
+            out.append(
+                Trajectory(
+                    obs=_stack(observations),
+                    acts=np.asarray(actions),
+                    rews=np.asarray(rewards, dtype=np.float64),
+                    terminated=bool(terminated),
+                    infos={key: np.asarray(value) for key, value in infos.items()},
+                )
             )
-        )
-    if own:
-        env.close()
+            k += 1
+            if total_steps is None:
+                bar.update()
+    finally:
+        bar.close()
+        if own:
+            env.close()
     return out
+
+
+def sb3_policy(model: Any, *, deterministic: bool = False) -> Policy:
+    """Wrap an SB3 model or policy (anything with ``predict(obs, deterministic=...)``) as a :data:`Policy`.
+
+    Stochastic actions draw from torch's generator: seed it (``stable_baselines3.common.utils.
+    set_random_seed``) for reproducible rollouts.
+    """
+    if not hasattr(model, "predict"):
+        raise ValueError(f"model: expected an SB3 model or policy with predict(); got {type(model).__name__}")
+
+    def policy(obs: Any, t: int, rng: np.random.Generator) -> np.ndarray:
+        return model.predict(obs, deterministic=deterministic)[0]
+
+    return policy
 
 
 def sinusoidal_policy(

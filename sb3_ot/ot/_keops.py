@@ -8,16 +8,12 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from pathlib import Path
 
 import torch
 
+from sb3_ot._home import cache_home
+
 _LOG_ZERO = -1e5  # log-weight of padded points (geomloss's convention; keeps KeOps free of -inf)
-
-
-def cache_home() -> Path:
-    """sb3-ot's cache folder: ``$SB3_OT_HOME`` or ``~/.cache/sb3_ot``."""
-    return Path(os.environ.get("SB3_OT_HOME", Path.home() / ".cache" / "sb3_ot"))
 
 
 def configure_env() -> None:

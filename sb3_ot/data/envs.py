@@ -1,0 +1,41 @@
+"""Make Gymnasium envs by id, registering gymnasium-robotics' envs (PointMaze, AntMaze, ...) on demand."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from typing import Any
+
+import gymnasium as gym
+
+
+def ensure_registered(env_id: str) -> None:
+    """Import gymnasium-robotics if ``env_id`` is not registered yet (it registers its envs on import).
+
+    Raises
+    ------
+    ValueError
+        If ``env_id`` is still unknown afterwards (the message lists close matches).
+    """
+    if env_id in gym.registry:
+        return
+    # its import prints a notice about Adroit reward versions to stderr; not ours to show
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        import gymnasium_robotics
+
+        gym.register_envs(gymnasium_robotics)
+    if env_id not in gym.registry:
+        import difflib
+
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=5, cutoff=0.6)
+        raise ValueError(f"env: {env_id!r} is not a registered Gymnasium env id; close matches: {close}")
+
+
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gymnasium.make(env_id, **kwargs)`` after :func:`ensure_registered`."""
+    if not isinstance(env_id, str):
+        raise ValueError(f"env: expected a Gymnasium env id (str); got {type(env_id).__name__}")
+    ensure_registered(env_id)
+    return gym.make(env_id, **kwargs)

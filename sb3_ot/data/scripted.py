@@ -1,0 +1,107 @@
+"""Scripted experts where a controller beats training: PointMaze, as D4RL's maze2d data was made.
+
+D4RL collected maze2d with a waypoint planner over the maze grid and a PD controller
+(``d4rl/pointmaze/waypoint_controller.py``: ``action = p_gain * (waypoint - pos) + d_gain * vel``,
+``p_gain = 10``, ``d_gain = -1``). :class:`MazeWaypointController` does the same on gymnasium-robotics'
+``PointMaze_*`` envs: a breadth-first search from the goal cell over free cells gives every cell its
+next cell towards the goal; the controller steers at the centre of that next cell, and at the goal
+itself once in the goal's cell.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = ["MazeWaypointController", "epsilon_policy", "is_scripted"]
+
+_MAZE_PREFIXES = ("PointMaze_",)
+
+
+def is_scripted(env_id: str) -> bool:
+    """Whether sb3-ot builds ``env_id``'s data with a scripted expert rather than a trained one."""
+    return env_id.startswith(_MAZE_PREFIXES)
+
+
+class MazeWaypointController:
+    """Waypoint planner over the maze grid + PD controller for gymnasium-robotics ``PointMaze`` envs.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+        A ``PointMaze_*`` env (wrapped or not); its maze map and current goal are read at every call.
+    p_gain, d_gain : float
+        PD gains on the position error to the waypoint and on the velocity (D4RL: 10 and -1).
+
+    Call it as a :data:`sb3_ot.data.rollout.Policy`: ``controller(obs, t, rng) -> action [2]``,
+    with ``obs`` the env's dict observation (``observation = [x, y, vx, vy]``, ``desired_goal``).
+    """
+
+    def __init__(self, env: gym.Env, *, p_gain: float = 10.0, d_gain: float = -1.0) -> None:
+        maze = getattr(env.unwrapped, "maze", None)
+        if maze is None or not hasattr(maze, "cell_xy_to_rowcol"):
+            raise ValueError(
+                f"env: MazeWaypointController needs a gymnasium-robotics PointMaze env; got {env.unwrapped!r}"
+            )
+        self.maze = maze
+        self.free = np.array(maze.maze_map, dtype=object) != 1
+        self.p_gain, self.d_gain = float(p_gain), float(d_gain)
+        self.low, self.high = env.action_space.low, env.action_space.high
+        self._next_cell: dict[tuple[int, int], dict[tuple[int, int], tuple[int, int]]] = {}
+
+    def _cell(self, xy: np.ndarray) -> tuple[int, int]:
+        i, j = self.maze.cell_xy_to_rowcol(np.asarray(xy, dtype=np.float64))
+        n_rows, n_cols = self.free.shape
+        return int(np.clip(i, 0, n_rows - 1)), int(np.clip(j, 0, n_cols - 1))
+
+    def _plan(self, goal: tuple[int, int]) -> dict[tuple[int, int], tuple[int, int]]:
+        """Next cell towards ``goal`` for every free cell reachable from it (BFS from the goal)."""
+        if goal not in self._next_cell:
+            nxt = {goal: goal}
+            queue = deque([goal])
+            while queue:
+                cell = queue.popleft()
+                for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    nb = (cell[0] + di, cell[1] + dj)
+                    if (
+                        0 <= nb[0] < self.free.shape[0]
+                        and 0 <= nb[1] < self.free.shape[1]
+                        and self.free[nb]
+                        and nb not in nxt
+                    ):
+                        nxt[nb] = cell
+                        queue.append(nb)
+            self._next_cell[goal] = nxt
+        return self._next_cell[goal]
+
+    def __call__(self, obs: dict[str, np.ndarray], t: int, rng: np.random.Generator) -> np.ndarray:
+        state = np.asarray(obs["observation"], dtype=np.float64)
+        pos, vel = state[:2], state[2:4]
+        goal_xy = np.asarray(obs["desired_goal"], dtype=np.float64)
+        goal, here = self._cell(goal_xy), self._cell(pos)
+        nxt = self._plan(goal).get(here, goal)  # off the grid's free cells: head for the goal
+        # in or next to the goal's cell: steer at the goal itself, else at the next cell's centre
+        target = goal_xy if nxt == goal else self.maze.cell_rowcol_to_xy(np.array(nxt))
+        action = self.p_gain * (target - pos) + self.d_gain * vel
+        return np.clip(action, self.low, self.high).astype(np.float32)
+
+
+def epsilon_policy(policy, action_space: gym.Space, epsilon: float):
+    """``policy`` with each action replaced, with probability ``epsilon``, by a uniform random one.
+
+    Randomness comes from the ``rng`` :func:`~sb3_ot.data.rollout` passes, so rollouts stay seeded.
+    """
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon: expected a probability in [0, 1]; got {epsilon!r}")
+    if not isinstance(action_space, gym.spaces.Box):
+        raise ValueError(f"action_space: expected a gymnasium Box; got {type(action_space).__name__}")
+    low, high = action_space.low, action_space.high
+
+    def noisy(obs, t: int, rng: np.random.Generator) -> np.ndarray:
+        if epsilon > 0 and rng.random() < epsilon:
+            return rng.uniform(low, high).astype(action_space.dtype)
+        return policy(obs, t, rng)
+
+    return noisy
