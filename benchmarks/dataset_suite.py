@@ -12,32 +12,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from _report import machine, write_block
 
 from sb3_ot.data import load_trajectories
 from sb3_ot.data.datasets import KINDS, SUITES, build_dataset, dataset_id, dataset_info
 from sb3_ot.data.experts import expert_config, train_expert
 from sb3_ot.data.scripted import is_scripted
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 def folder_mb(path: Path) -> float:
@@ -108,7 +93,6 @@ def main() -> int:
     if args.write is not None:
         command = "python " + " ".join(sys.argv)
         lines = [
-            "<!-- dataset_suite:start -->",
             f"## Suite `{args.suite}`: measured build",
             "",
             f"Command: `{command}` (from empty folders)  ",
@@ -151,18 +135,8 @@ def main() -> int:
                 f"{r['return_mean']:.1f} | {r.get('normalized_score', float('nan')):.1f} | {r['mb']:.1f} MB | "
                 f"{r['seconds']:.0f} s |"
             )
-        lines.append("<!-- dataset_suite:end -->")
-        block = "\n".join(lines) + "\n"
-        path = args.write
-        text = path.read_text() if path.exists() else "# Datasets\n\n"
-        pattern = re.compile(r"<!-- dataset_suite:start -->.*?<!-- dataset_suite:end -->\n", re.S)
-        text = (
-            pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
-        )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        print(f"wrote {path}")
+        write_block(args.write, "dataset_suite", lines, "Datasets")
+        print(f"wrote {args.write}")
     return 0
 
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
-import re
 import statistics
 import time
 import warnings
@@ -28,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 import ot as pot
 import torch
+from _report import machine, write_block
 
 from sb3_ot import ot as sot
 
@@ -192,26 +190,13 @@ def run(agents: int, dims: list[int], rels: list[float], repeats: int, ref_pairs
     return rows
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), POT {pot.__version__}"
-
-
 def write_markdown(path: Path, rows: list[dict], command: str) -> None:
     lines = [
-        "<!-- ot_throughput:start -->",
         "## OT throughput (relabel workload)",
         "",
         f"Command: `{command}`  ",
         f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
+        f"Machine: {machine()}, POT {pot.__version__}",
         "",
         "One 1000-step agent trajectory against a 1000-step expert trajectory per pair (HalfCheetah-v5 states; "
         "D=64/256 through a fixed random tanh layer). `row err` is the largest per-row relative error of "
@@ -229,14 +214,7 @@ def write_markdown(path: Path, rows: list[dict], command: str) -> None:
             f"| {r['D']} | {r['rel']:g} | {r['method']} | {r['ms']:.1f} | {r['tps']:,.0f} | "
             f"{r['vs_pot']:.1f}x | {r['vs_log']:.1f}x | {r['err']:.1e} | {r['note']} |"
         )
-    lines.append("<!-- ot_throughput:end -->")
-    block = "\n".join(lines) + "\n"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"<!-- ot_throughput:start -->.*?<!-- ot_throughput:end -->\n", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_block(path, "ot_throughput", lines, "Benchmarks")
 
 
 def main() -> None:

@@ -1,6 +1,9 @@
 """Gymnasium env wrappers, SB3 VecEnv wrappers/callbacks and dataset wrappers (installed as ``sb3_ot.wrappers``).
 
-The OT reward wrappers arrive with the rewarders; this package already installs and imports.
+* :func:`relabel_dataset` -- a dataset's rewards replaced by OT rewards, as trajectories, a local
+  Minari dataset and/or a d3rlpy ``MDPDataset``.
 """
 
-__all__: list[str] = []
+from sb3_ot.wrappers.dataset import RelabelResult, relabel_dataset
+
+__all__ = ["RelabelResult", "relabel_dataset"]

@@ -28,7 +28,7 @@ from sb3_ot.data import (
 from sb3_ot.data.envs import make_env
 from sb3_ot.data.scripted import MazeWaypointController, epsilon_policy
 
-TINY = {"steps": 300, "expert_steps": 600, "n_ref_episodes": 3, "progress": False}
+TINY = {"steps": 300, "expert_steps": 300, "n_ref_episodes": 3, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def pendulum(tmp_path_factory):
 
 def test_every_kind_is_a_local_minari_dataset_with_reference_scores(pendulum, monkeypatch):
     root, home, built = pendulum
-    run = train_expert("Pendulum-v1", steps=600, n_ref_episodes=3, home=home, progress=False)  # cached
+    run = train_expert("Pendulum-v1", steps=300, n_ref_episodes=3, home=home, progress=False)  # cached
     assert list_datasets(root) == sorted(dataset_id("Pendulum-v1", k) for k in KINDS)
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
     for kind in KINDS:
@@ -55,7 +55,7 @@ def test_every_kind_is_a_local_minari_dataset_with_reference_scores(pendulum, mo
 
 def test_shapes_sizes_and_episode_boundaries(pendulum):
     root, home, built = pendulum
-    run = train_expert("Pendulum-v1", steps=600, n_ref_episodes=3, home=home, progress=False)
+    run = train_expert("Pendulum-v1", steps=300, n_ref_episodes=3, home=home, progress=False)
     for kind in ("random", "medium", "expert"):
         trajs = load_trajectories(built[kind])
         assert sum(len(t) for t in trajs) == 300  # exactly `steps`, the last episode cut to fit
@@ -155,19 +155,20 @@ class _StopAt(BaseCallback):
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
-    kwargs = {"steps": 500, "n_ref_episodes": 2, "home": tmp_path, "progress": False}
-    with pytest.raises(RuntimeError, match="stopped at step 300 of 500.*resume"):
-        train_expert("Pendulum-v1", callback=_StopAt(300), **kwargs)
+    kwargs = {"steps": 300, "n_ref_episodes": 2, "home": tmp_path, "progress": False}
+    with pytest.raises(RuntimeError, match="stopped at step 250 of 300.*resume"):
+        train_expert("Pendulum-v1", callback=_StopAt(250), **kwargs)
     (run_dir,) = (tmp_path / "experts" / "Pendulum-v1").iterdir()
     state = json.loads((run_dir / "resume" / "state.json").read_text())
-    assert state["num_timesteps"] == 300 and not (run_dir / "run.json").exists()
+    assert state["num_timesteps"] == 250 and not (run_dir / "run.json").exists()
     run = train_expert("Pendulum-v1", **kwargs)
     assert (run_dir / "run.json").is_file() and not (run_dir / "resume").exists()
     steps = [e["step"] for e in run.evaluations]
-    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 500
-    replay = run.replay(500)
-    assert sum(len(t) for t in replay) == 500  # every step of both sessions was recorded
-    assert [len(t) for t in replay][:2] == [200, 100]  # the episode running at the stop ends as a time-out
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 300
+    replay = run.replay(300)
+    assert sum(len(t) for t in replay) == 300  # every step of both sessions was recorded
+    assert [len(t) for t in replay] == [200, 50, 50]  # the episode running at the stop ends as a time-out
+    assert not any(t.terminated for t in replay)
     assert train_expert("Pendulum-v1", **kwargs) == run  # finished: loaded from the cache
 
 
@@ -239,7 +240,7 @@ def test_cli_build_list_info(tmp_path, monkeypatch, capsys):
         "--steps",
         "200",
         "--expert-steps",
-        "300",
+        "200",
         "--quiet",
     ]
     assert cli(args) == 0

@@ -1,0 +1,129 @@
+"""OT rewarders: ordering, batching, several experts, edge cases, presets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sb3_ot.data import Trajectory, rollout, sinusoidal_policy
+from sb3_ot.data.envs import make_env
+from sb3_ot.encoders import NormalizedStateEncoder
+from sb3_ot.rewards import AILOTRewarder, OTRewarder, OTRRewarder
+
+
+@pytest.fixture(scope="module")
+def cheetah():
+    env = make_env("HalfCheetah-v5")
+    gait = sinusoidal_policy(env.action_space, seed=0)
+    expert = rollout(env, gait, max_steps=150, seed=0)[0]
+    agents = {
+        "noisy expert": rollout(
+            env, sinusoidal_policy(env.action_space, seed=0, noise=0.2), max_steps=150, seed=3
+        )[0],
+        "other gait": rollout(env, sinusoidal_policy(env.action_space, seed=1), max_steps=120, seed=3)[0],
+        "random": rollout(env, None, max_steps=150, seed=3)[0],
+    }
+    env.close()
+    encoder = NormalizedStateEncoder().fit([expert, *agents.values()])
+    return expert, agents, encoder
+
+
+def test_rewards_rank_agents_by_closeness_to_the_expert(cheetah):
+    expert, agents, encoder = cheetah
+    rewarder = OTRewarder(encoder, pair_offset_k=2, start_alignment=True).set_expert(expert)
+    r = dict(zip(agents, rewarder.rewards(list(agents.values())), strict=True))
+    assert [len(v) for v in r.values()] == [150, 120, 150]
+    assert all(v.dtype == np.float32 and np.all((v > 0) & (v <= 1)) for v in r.values())
+    assert r["noisy expert"].mean() > r["other gait"].mean() > r["random"].mean()
+    own = rewarder.rewards(expert)[0]
+    assert own.mean() > r["noisy expert"].mean()
+
+
+def test_batched_rewards_equal_one_at_a_time(cheetah):
+    expert, agents, encoder = cheetah
+    rewarder = OTRewarder(encoder, pair_offset_k=3, tol=1e-5, batch_size=2).set_expert(expert)
+    together = rewarder.rewards(list(agents.values()))
+    for traj, r in zip(agents.values(), together, strict=True):
+        np.testing.assert_allclose(rewarder.rewards([traj])[0], r, rtol=2e-4, atol=1e-6)
+
+
+def test_several_experts_of_different_lengths_keep_the_best(cheetah):
+    expert, agents, encoder = cheetah
+    other = agents["other gait"]
+    both = OTRewarder(encoder).set_expert([expert, other])
+    alone = {
+        name: OTRewarder(encoder).set_expert(e).rewards(agents["noisy expert"])[0]
+        for name, e in (("expert", expert), ("other", other))
+    }
+    best = both.rewards(agents["noisy expert"])[0]
+    winner = max(alone, key=lambda k: alone[k].sum())
+    np.testing.assert_allclose(best, alone[winner], rtol=1e-4)
+    mean = (
+        OTRewarder(encoder, aggregation="mean").set_expert([expert, other]).rewards(agents["noisy expert"])[0]
+    )
+    np.testing.assert_allclose(mean, (alone["expert"] + alone["other"]) / 2, rtol=1e-4)
+
+
+def test_edge_cases_short_expert_length_one_agent_dict_observations(cheetah):
+    expert, agents, encoder = cheetah
+    short = Trajectory(expert.observations()[:3], None, terminated=False)  # 2 steps, shorter than k = 5
+    rewarder = OTRewarder(encoder, pair_offset_k=5, start_alignment=True).set_expert(short)
+    (r,) = rewarder.rewards(agents["random"])
+    assert r.shape == (150,) and np.isfinite(r).all()
+    one = Trajectory(expert.observations()[:2], expert.acts[:1], expert.rews[:1], terminated=True)
+    (r1,) = OTRewarder(encoder, pair_offset_k=2).set_expert(expert).rewards(one)
+    assert r1.shape == (1,) and 0 < r1[0] <= 1
+    # dict observations: the chosen key is used, in the expert and the agents alike
+    as_dict = lambda t, extra: Trajectory(  # noqa: E731
+        {"observation": t.observations(), "goal": np.full((len(t) + 1, 2), extra)},
+        t.acts,
+        t.rews,
+        terminated=False,
+    )
+    plain = OTRewarder(encoder).set_expert(expert).rewards(agents["random"])[0]
+    keyed = OTRewarder(encoder, obs_key="observation").set_expert(as_dict(expert, 0.0))
+    np.testing.assert_allclose(keyed.rewards(as_dict(agents["random"], 9.0))[0], plain, rtol=1e-5)
+    with pytest.raises(ValueError, match="key 'goal_pos' is not in the dict observations"):
+        OTRewarder(encoder, obs_key="goal_pos").set_expert(as_dict(expert, 0.0))
+
+
+def test_bad_inputs_fail_clearly(cheetah):
+    expert, agents, encoder = cheetah
+    rewarder = OTRewarder(encoder)
+    with pytest.raises(ValueError, match="no expert set"):
+        rewarder.rewards(agents["random"])
+    with pytest.raises(ValueError, match="expert must hold at least one trajectory; got none"):
+        rewarder.set_expert([])
+    bad = expert.observations().copy()
+    bad[4, 2] = np.nan
+    with pytest.raises(
+        ValueError, match=r"expert\[0\]: Trajectory: obs must be finite; got nan at index \(4, 2\)"
+    ):
+        rewarder.set_expert([bad])
+    with pytest.raises(
+        ValueError, match="set_expert: expert observations have obs_dim 5 but the encoder expects 17"
+    ):
+        rewarder.set_expert(np.zeros((151, 5)))
+    rewarder.set_expert(expert)
+    with pytest.raises(ValueError, match="rewards: trajectories have obs_dim 3 but the expert has 17"):
+        rewarder.rewards(rollout("Pendulum-v1", max_steps=5))
+    with pytest.raises(ValueError, match="cost: expected 'sqeuclidean' or 'cosine'"):
+        OTRewarder(cost="l1")
+    with pytest.raises(ValueError, match="pair_offset_k: expected a non-negative int"):
+        OTRewarder(pair_offset_k=-1)
+
+
+def test_presets(cheetah):
+    expert, agents, encoder = cheetah
+    otr = OTRRewarder().set_expert(expert)
+    assert otr.cost == "cosine" and otr.scale == pytest.approx(5.0 / 17) and otr.alpha == 5.0
+    r = dict(zip(agents, otr.rewards(list(agents.values())), strict=True))
+    assert np.all(np.concatenate(list(r.values())) <= 5.0)
+    assert r["noisy expert"].mean() > r["random"].mean()
+    relabelled = otr.relabel([agents["random"]])[0]
+    np.testing.assert_array_equal(relabelled.infos["env_reward"], agents["random"].rews)
+    np.testing.assert_allclose(
+        relabelled.rews, r["random"], rtol=1e-3
+    )  # alone vs in a batch: solver tolerance
+    ailot = AILOTRewarder(encoder, k=2).set_expert(expert)
+    assert ailot.start_alignment and ailot.k == 2 and ailot.cost == "sqeuclidean"
