@@ -128,6 +128,38 @@ def _dataset_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def imitate_config(args: argparse.Namespace):
+    """The :class:`~sb3_ot.imitate.ImitateConfig` that ``sb3-ot imitate`` arguments describe."""
+    from sb3_ot.imitate import ImitateConfig
+
+    default = ImitateConfig()
+    overrides = {
+        "env": args.env,
+        "dataset": args.dataset,
+        "experts": args.experts,
+        "steps": args.steps,
+        "eval_every": args.eval_every,
+        "out_dir": args.out,
+        "data_path": args.data_path,
+        "rewarders": tuple(args.rewarder) if args.rewarder else None,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+        "dataset_steps": args.dataset_steps,
+        "expert_steps": args.expert_steps,
+    }
+    kwargs = {k: v for k, v in overrides.items() if v is not None}
+    if args.env is not None and args.env != default.env:  # the embedded sizes belong to the default env
+        kwargs.setdefault("dataset_steps", None)
+        kwargs.setdefault("expert_steps", None)
+    return ImitateConfig(**kwargs, wandb=args.wandb, progress=not args.quiet)
+
+
+def _imitate(args: argparse.Namespace) -> int:
+    from sb3_ot.imitate import run_imitate
+
+    run_imitate(imitate_config(args))
+    return 0
+
+
 def _add_dataset_commands(sub: argparse._SubParsersAction) -> None:
     from sb3_ot.data.datasets import KINDS, SUITES
 
@@ -184,6 +216,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="sb3_ot_coupling.png")
     p.set_defaults(func=_couple)
+
+    im = sub.add_parser(
+        "imitate", help="the main job: OT-relabel a dataset from a few expert demos, train IQL, score it"
+    )
+    im.add_argument(
+        "env", nargs="?", default=None, metavar="ENV", help="Gymnasium env id (default: embedded run)"
+    )
+    im.add_argument("--dataset", default=None, help="dataset kind (default medium-replay)")
+    im.add_argument("--experts", type=int, default=None, help="number of expert demonstrations (default 1)")
+    im.add_argument("--rewarder", nargs="+", choices=["ailot", "otr", "true"], default=None)
+    im.add_argument("--steps", type=int, default=None, help="IQL/BC updates")
+    im.add_argument("--eval-every", type=int, default=None)
+    im.add_argument("--seeds", type=int, nargs="+", default=None)
+    im.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
+    im.add_argument("--expert-steps", type=int, default=None, help="expert training steps")
+    im.add_argument("--data-path", default=None)
+    im.add_argument("--out", default=None, help="output folder (PNGs, results.json)")
+    im.add_argument(
+        "--wandb", action="store_true", help="log to wandb (offline unless WANDB_MODE says otherwise)"
+    )
+    im.add_argument("--quiet", action="store_true")
+    im.set_defaults(func=_imitate)
     _add_dataset_commands(sub)
     return parser
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import minari
 
 from sb3_ot.data import Trajectory, load_trajectories, save_minari, to_d3rlpy
-from sb3_ot.rewards import OTRewarder, iql_reward_scale
+from sb3_ot.rewards import OTRewarder, relabel_for_offline
 
 __all__ = ["RelabelResult", "relabel_dataset"]
 
@@ -89,16 +89,9 @@ def relabel_dataset(
         env = ds.spec.env_spec
     else:
         trajectories = list(dataset)
-    if postprocess not in ("iql", None):
-        raise ValueError(f"postprocess: expected 'iql' or None; got {postprocess!r}")
-    relabelled = rewarder.relabel(trajectories, progress=progress)
-    scale = 1.0
-    if postprocess == "iql":
-        scale = iql_reward_scale([float(t.rews.sum()) for t in relabelled])  # type: ignore[union-attr]
-        relabelled = [
-            Trajectory(t.obs, t.acts, t.rews * scale, terminated=t.terminated, infos=t.infos)  # type: ignore[operator]
-            for t in relabelled
-        ]
+    relabelled, scale = relabel_for_offline(
+        trajectories, rewarder, postprocess=postprocess, progress=progress
+    )
     result = RelabelResult(relabelled, scale)
     if dataset_id is not None:
         result.minari_dataset = save_minari(

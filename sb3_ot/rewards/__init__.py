@@ -5,6 +5,20 @@
 * :class:`OTRRewarder` -- cosine cost on raw observations, OTR's squashing, best expert.
 """
 
-from sb3_ot.rewards.ot import AILOTRewarder, OTRewarder, OTRRewarder, as_trajectories, iql_reward_scale
+from sb3_ot.rewards.ot import (
+    AILOTRewarder,
+    OTRewarder,
+    OTRRewarder,
+    as_trajectories,
+    iql_reward_scale,
+    relabel_for_offline,
+)
 
-__all__ = ["AILOTRewarder", "OTRRewarder", "OTRewarder", "as_trajectories", "iql_reward_scale"]
+__all__ = [
+    "AILOTRewarder",
+    "OTRRewarder",
+    "OTRewarder",
+    "as_trajectories",
+    "iql_reward_scale",
+    "relabel_for_offline",
+]

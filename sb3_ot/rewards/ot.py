@@ -32,7 +32,14 @@ from sb3_ot import ot
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.encoders.base import Encoder, IdentityEncoder, stack_observations
 
-__all__ = ["AILOTRewarder", "OTRRewarder", "OTRewarder", "as_trajectories"]
+__all__ = [
+    "AILOTRewarder",
+    "OTRRewarder",
+    "OTRewarder",
+    "as_trajectories",
+    "iql_reward_scale",
+    "relabel_for_offline",
+]
 
 
 def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> list[Trajectory]:
@@ -326,3 +333,29 @@ def iql_reward_scale(returns: Sequence[float]) -> float:
     """IQL's (and OTR's) reward scale before training: ``1000 / (max return - min return)``."""
     spread = float(np.max(returns) - np.min(returns))
     return 1000.0 / spread if spread > 0 else 1.0
+
+
+def relabel_for_offline(
+    trajectories: Iterable[Trajectory],
+    rewarder: OTRewarder,
+    *,
+    postprocess: Literal["iql"] | None = "iql",
+    progress: bool = False,
+) -> tuple[list[Trajectory], float]:
+    """OT-relabelled trajectories and the reward scale applied to them.
+
+    ``postprocess="iql"`` multiplies the OT rewards by ``1000 / (max - min episode return)`` over the
+    relabelled set: IQL's locomotion normalisation, which OTR (and AILOT after it) apply before IQL.
+    The dataset's own rewards stay in ``infos["env_reward"]``.
+    """
+    if postprocess not in ("iql", None):
+        raise ValueError(f"postprocess: expected 'iql' or None; got {postprocess!r}")
+    relabelled = rewarder.relabel(trajectories, progress=progress)
+    if postprocess is None:
+        return relabelled, 1.0
+    scale = iql_reward_scale([float(t.rews.sum()) for t in relabelled])  # type: ignore[union-attr]
+    scaled = [
+        Trajectory(t.obs, t.acts, t.rews * scale, terminated=t.terminated, infos=t.infos)  # type: ignore[operator]
+        for t in relabelled
+    ]
+    return scaled, scale
