@@ -45,7 +45,7 @@ from sb3_ot.data.minari_io import (
     read_build_info,
     save_minari,
 )
-from sb3_ot.data.rollout import Policy, rollout
+from sb3_ot.data.rollout import Policy, episode_returns, rollout
 from sb3_ot.data.scripted import MazeWaypointController, epsilon_policy, is_scripted
 from sb3_ot.data.trajectory import Trajectory
 
@@ -119,16 +119,13 @@ class _ScriptedSource:
             ladder = {}
             for i, eps in enumerate(_EPSILONS):
                 n = n_ref_episodes if eps in (0.0, 1.0) else max(10, n_ref_episodes // 10)
-                trajs = rollout(
-                    env,
-                    None
-                    if eps == 1.0
-                    else epsilon_policy(MazeWaypointController(env), env.action_space, eps),
-                    n_episodes=n,
-                    seed=40_000 + 1000 * i + seed,
-                    progress=progress,
+                policy = (
+                    None if eps == 1.0 else epsilon_policy(MazeWaypointController(env), env.action_space, eps)
                 )
-                ladder[eps] = float(np.mean([t.rews.sum() for t in trajs]))  # type: ignore[union-attr]
+                returns = episode_returns(
+                    env, policy, n_episodes=n, seed=40_000 + 1000 * i + seed, progress=progress
+                )
+                ladder[eps] = float(np.mean(returns))
         finally:
             env.close()
         random_return, expert_return = ladder[1.0], ladder[0.0]

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from sb3_ot._home import cache_home
 from sb3_ot.data.envs import make_env
-from sb3_ot.data.rollout import Policy, rollout, sb3_policy
+from sb3_ot.data.rollout import Policy, episode_returns, sb3_policy, slice_obs, stack_steps
 from sb3_ot.data.trajectory import Trajectory
 
 __all__ = ["ALGOS", "EXPERT_CONFIGS", "ExpertConfig", "ExpertRun", "expert_config", "train_expert"]
@@ -159,11 +159,7 @@ def _load_episodes(path: Path) -> tuple[list[Trajectory], list[int]]:
         acts_all, rews_all = data["acts"], data["rews"]
     episodes, o, a = [], 0, 0
     for n, term in zip(n_steps.tolist(), terminated.tolist(), strict=True):
-        obs = (
-            {k: v[o : o + n + 1] for k, v in obs_all.items()}
-            if isinstance(obs_all, dict)
-            else obs_all[o : o + n + 1]
-        )
+        obs = slice_obs(obs_all, slice(o, o + n + 1))
         episodes.append(Trajectory(obs, acts_all[a : a + n], rews_all[a : a + n], terminated=bool(term)))
         o, a = o + n + 1, a + n
     return episodes, starts
@@ -211,14 +207,13 @@ class _Recorder(BaseCallback):
 
     def _close(self, *, terminated: bool) -> None:
         if self._acts:
-            obs = self._obs
-            stacked = (
-                {k: np.asarray([o[k] for o in obs]) for k in obs[0]}
-                if isinstance(obs[0], Mapping)
-                else np.asarray(obs)
-            )
             self.episodes.append(
-                Trajectory(stacked, np.asarray(self._acts), np.asarray(self._rews), terminated=terminated)
+                Trajectory(
+                    stack_steps(self._obs),
+                    np.asarray(self._acts),
+                    np.asarray(self._rews),
+                    terminated=terminated,
+                )
             )
             self.starts.append(self._start)
         self._reset_current()
@@ -257,13 +252,12 @@ class _Trainer(BaseCallback):
         step = int(self.model.num_timesteps)
         if any(e["step"] == step for e in self.state["evaluations"]):
             return
-        trajs = rollout(
+        returns = episode_returns(
             self.eval_env,
             sb3_policy(self.model.policy, deterministic=True),
             n_episodes=self.cfg.n_eval_episodes,
             seed=self.eval_seed,
         )
-        returns = [float(t.rews.sum()) for t in trajs]  # type: ignore[union-attr]
         path = self.run.policy(step)
         tmp = path.with_name(f".{path.name}.tmp.zip")
         self.model.policy.save(tmp)
@@ -401,12 +395,12 @@ class ExpertRun:
                 break
             keep = until - start
             if keep < traj.n_steps:
-                obs = (
-                    {k: v[: keep + 1] for k, v in traj.obs.items()}
-                    if isinstance(traj.obs, Mapping)
-                    else traj.obs[: keep + 1]
+                traj = Trajectory(
+                    slice_obs(traj.obs, slice(keep + 1)),
+                    traj.acts[:keep],
+                    traj.rews[:keep],
+                    terminated=False,  # type: ignore[index]
                 )
-                traj = Trajectory(obs, traj.acts[:keep], traj.rews[:keep], terminated=False)  # type: ignore[index]
             out.append(traj)
         return out
 
@@ -542,19 +536,10 @@ def train_expert(
         evaluations = sorted(state["evaluations"], key=lambda e: e["step"])
         best = max(evaluations, key=lambda e: (e["mean"], e["step"]))
         expert = _load_policy(cfg.algo, files.policy(best["step"]))
-        expert_returns = [
-            float(t.rews.sum())  # type: ignore[union-attr]
-            for t in rollout(
-                eval_env,
-                sb3_policy(expert, deterministic=True),
-                n_episodes=n_ref_episodes,
-                seed=20_000 + seed,
-            )
-        ]
-        random_returns = [
-            float(t.rews.sum())  # type: ignore[union-attr]
-            for t in rollout(eval_env, None, n_episodes=n_ref_episodes, seed=30_000 + seed)
-        ]
+        expert_returns = episode_returns(
+            eval_env, sb3_policy(expert, deterministic=True), n_episodes=n_ref_episodes, seed=20_000 + seed
+        )
+        random_returns = episode_returns(eval_env, None, n_episodes=n_ref_episodes, seed=30_000 + seed)
         random_return, expert_return = float(np.mean(random_returns)), float(np.mean(expert_returns))
         target = random_return + medium_fraction * (expert_return - random_return)
         trained = [e for e in evaluations if e["step"] > 0]  # medium is a trained policy, as in D4RL

@@ -16,10 +16,18 @@ from sb3_ot.data.trajectory import Trajectory
 Policy = Callable[[Any, int, np.random.Generator], Any]
 
 
-def _stack(observations: list[Any]) -> np.ndarray | dict[str, np.ndarray]:
+def stack_steps(observations: list[Any]) -> np.ndarray | dict[str, np.ndarray]:
+    """Per-step observations (arrays, or dicts of arrays) stacked to ``[T+1, ...]`` (a dict of them)."""
     if isinstance(observations[0], Mapping):
         return {key: np.asarray([o[key] for o in observations]) for key in observations[0]}
     return np.asarray(observations)
+
+
+def slice_obs(obs: np.ndarray | Mapping[str, np.ndarray], rows: slice) -> np.ndarray | dict[str, np.ndarray]:
+    """``obs[rows]`` for array or dict observations."""
+    if isinstance(obs, Mapping):
+        return {key: value[rows] for key, value in obs.items()}
+    return obs[rows]
 
 
 def rollout(
@@ -109,7 +117,7 @@ def rollout(
                     bar.update()
             out.append(
                 Trajectory(
-                    obs=_stack(observations),
+                    obs=stack_steps(observations),
                     acts=np.asarray(actions),
                     rews=np.asarray(rewards, dtype=np.float64),
                     terminated=bool(terminated),
@@ -124,6 +132,19 @@ def rollout(
         if own:
             env.close()
     return out
+
+
+def episode_returns(
+    env: gym.Env | str,
+    policy: Policy | None = None,
+    *,
+    n_episodes: int,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
+    """Undiscounted returns of ``n_episodes`` :func:`rollout` episodes (same seeding)."""
+    trajs = rollout(env, policy, n_episodes=n_episodes, seed=seed, progress=progress)
+    return [float(t.rews.sum()) for t in trajs]  # type: ignore[union-attr]
 
 
 def sb3_policy(model: Any, *, deterministic: bool = False) -> Policy:

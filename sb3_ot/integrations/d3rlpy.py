@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from sb3_ot.data.envs import make_env
-from sb3_ot.data.rollout import rollout
+from sb3_ot.data.rollout import episode_returns
 
 __all__ = ["IQL_PRESETS", "OfflineRun", "evaluate", "make_algo", "train_offline"]
 
@@ -54,7 +54,7 @@ def evaluate(
         x = obs[obs_key or "observation"] if isinstance(obs, dict) else obs
         return algo.predict(np.asarray(x, dtype=np.float32)[None])[0]
 
-    return [float(t.rews.sum()) for t in rollout(env, policy, n_episodes=n_episodes, seed=seed)]  # type: ignore[union-attr]
+    return episode_returns(env, policy, n_episodes=n_episodes, seed=seed)
 
 
 @dataclass
