@@ -154,8 +154,15 @@ def imitate_config(args: argparse.Namespace):
 
 
 def _imitate(args: argparse.Namespace) -> int:
+    import logging
+
+    import structlog
+
     from sb3_ot.imitate import run_imitate
 
+    # d3rlpy logs every epoch's metrics and model build through structlog; the job prints its own
+    # progress bars and table, so the command keeps only d3rlpy's errors.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     run_imitate(imitate_config(args))
     return 0
 

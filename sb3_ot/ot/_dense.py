@@ -54,10 +54,24 @@ class DenseSolution:
     marginal_error: float  # max over the batch of |P^T 1 - b|_1 (rows are exact)
 
 
-def _gibbs(C: torch.Tensor, f: torch.Tensor, g: torch.Tensor, eps: float, out: torch.Tensor | None):
-    """Returns K = exp((f_i + g_j - C_ij)/eps) with every row's max shifted to 1 (absorbed into f)."""
+def _gibbs(
+    C: torch.Tensor,
+    f: torch.Tensor,
+    g: torch.Tensor,
+    eps: float,
+    out: torch.Tensor | None,
+    zero_cols: torch.Tensor | None = None,
+):
+    """Returns K = exp((f_i + g_j - C_ij)/eps) with every row's max shifted to 1 (absorbed into f).
+
+    ``zero_cols`` (B, M) marks zero-weight columns: they are left out of the row max (else a cheap
+    column that carries no mass sets the shift and the columns that do carry it underflow to the
+    floor, which sends the scalings out of range at every absorption) and get the floor value.
+    """
     out = torch.sub(f[:, :, None] + g[:, None, :], C, out=out)
     out.div_(eps)
+    if zero_cols is not None:
+        out.masked_fill_(zero_cols[:, None, :], float("-inf"))
     shift = out.amax(dim=2)  # (B, N): log of each row's largest entry
     out.sub_(shift[:, :, None]).clamp_(min=_EXP_FLOOR).exp_()
     return out, f - eps * shift
@@ -120,13 +134,14 @@ def solve_dense(
     a_x, b_x = (a.numpy(), b.numpy()) if on_cpu else (a, b)
     fixed = n_iters is not None
     K = None
+    zero_cols = (b <= 0) if bool((b <= 0).any()) else None
     total_iters = 0
     err = float("inf")
     for stage, e in enumerate(stages):
         last = stage == len(stages) - 1
         budget = (n_iters if fixed else max_iter) if last else inner_iters
         while True:  # one pass per absorption of the scalings into (f, g)
-            K, f = _gibbs(C, f, g, e, K)
+            K, f = _gibbs(C, f, g, e, K, zero_cols)
             K_x = K.numpy() if on_cpu else K
             with _single_threaded_blas() if on_cpu else contextlib.nullcontext():
                 u, v, used, err, done = _scale(

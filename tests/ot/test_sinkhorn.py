@@ -231,3 +231,17 @@ def test_unconverged_solve_warns():
     x, y, a, b = _problem(seed=12)
     with pytest.warns(RuntimeWarning, match=r"stopped at max_iter=2 with marginal error"):
         ot.sinkhorn(x, y, a, b, eps=1e-3 * pot.dist(x, y).max(), max_iter=2)
+
+
+def test_cheap_zero_weight_columns_do_not_stall_the_dense_solver():
+    """Zero-weight columns far cheaper than the weighted ones (AILOT's start alignment on a periodic
+    task) once kept the kernel at its floor and ran to max_iter; they must change nothing."""
+    rng = np.random.default_rng(7)
+    x = torch.tensor(rng.normal(size=(20, 3)), dtype=torch.float32)
+    y_far = torch.tensor(rng.normal(size=(60, 3)) + 3.0, dtype=torch.float32)
+    y = torch.cat([x + 0.01, y_far])  # the first 20 columns sit on the agent but carry no mass
+    b = torch.cat([torch.zeros(20), torch.ones(60)])
+    masked = ot.sinkhorn(x, y, b=b, eps=0.01, backend="tensorized", max_iter=3000)
+    sliced = ot.sinkhorn(x, y_far, eps=0.01, backend="tensorized", max_iter=3000)
+    assert masked.n_iters < 1000 and masked.marginal_error < 1e-4
+    torch.testing.assert_close(masked.row_cost, sliced.row_cost, rtol=1e-3, atol=1e-7)
