@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from sb3_ot import ot
 from sb3_ot.data.trajectory import Trajectory
-from sb3_ot.encoders.base import Encoder, IdentityEncoder, stack_observations
+from sb3_ot.encoders.base import Encoder, IdentityEncoder, NormalizedStateEncoder, stack_observations
 
 __all__ = [
     "AILOTRewarder",
@@ -156,11 +156,15 @@ class OTRewarder:
 
     def set_expert(self, expert: Any) -> OTRewarder:
         """Set the expert demonstrations: Trajectory(s), observation arrays ``[T+1, obs_dim]`` or a local
-        Minari dataset id. An unfitted :class:`IdentityEncoder` is fitted on them. Returns ``self``."""
+        Minari dataset id. An unfitted :class:`IdentityEncoder` or :class:`NormalizedStateEncoder` is
+        fitted on them. Returns ``self``."""
         trajs = as_trajectories(expert, func="set_expert", obs_key=self.obs_key)
         observations = stack_observations(trajs, self.obs_key, "set_expert")
-        if isinstance(self.encoder, IdentityEncoder) and self.encoder.obs_dim is None:
-            self.encoder.fit(trajs)
+        if (
+            isinstance(self.encoder, IdentityEncoder | NormalizedStateEncoder)
+            and self.encoder.obs_dim is None
+        ):
+            self.encoder.fit(trajs)  # the simple encoders take their size (and statistics) from the expert
         if self.encoder.obs_dim is not None and observations[0].shape[1] != self.encoder.obs_dim:
             raise ValueError(
                 f"set_expert: expert observations have obs_dim {observations[0].shape[1]} but the encoder "
@@ -170,21 +174,28 @@ class OTRewarder:
         return self
 
     # ------------------------------------------------------------------ rewards
-    def _solve(self, x: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Row costs ``[B, N]`` of agent batch ``x [B, N, F]`` (weights ``a``) against expert ``y [M, F]``."""
-        b = torch.full((x.shape[0], y.shape[0]), 1.0, dtype=x.dtype)
+    def _solve(
+        self, x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, n_cols: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """Row costs ``[B, N]`` of agent batch ``x [B, N, F]`` (weights ``a``) against expert ``y [M, F]``,
+        each batch item restricted to the expert's first ``n_cols[b]`` steps when given."""
+        m = y.shape[0]
+        cols = torch.arange(m)[None]
+        allowed = torch.ones(x.shape[0], m, dtype=torch.bool)
+        if n_cols is not None:
+            allowed = cols < torch.from_numpy(np.asarray(n_cols))[:, None]
         if self.start_alignment:
             x0, ys = x[:, :1], y
             if self.cost == "cosine":  # cost_matrix wants unit vectors for the cosine cost
                 x0, ys = torch.nn.functional.normalize(x0, dim=-1), torch.nn.functional.normalize(ys, dim=-1)
             c0 = ot.cost_matrix(x0, ys, cost=self.cost)[:, 0]  # [B, M]: first agent step vs expert
-            j1 = c0.argmin(-1)
-            b = (torch.arange(y.shape[0])[None] >= j1[:, None]).to(x.dtype)
+            j1 = c0.masked_fill(~allowed, float("inf")).argmin(-1)
+            allowed = allowed & (cols >= j1[:, None])
         res = ot.sinkhorn(
             x,
             y,
             a,
-            b,
+            allowed.to(x.dtype),
             eps=self.eps,
             cost=self.cost,
             tol=self.tol,
@@ -214,6 +225,33 @@ class OTRewarder:
                 f"{self.encoder.obs_dim}"
             )
         feats = [self.features(o) for o in observations]
+        return self._label(feats, None, progress)
+
+    def prefix_rewards(self, prefixes: Sequence[Any]) -> np.ndarray:
+        """Causal rewards: for each prefix ``s_0 .. s_t`` (observations ``[t+1, obs_dim]``, a dict of them
+        or a Trajectory), the reward of its last transition when its ``t`` rows are transported onto
+        the expert's first ``min(t, M)`` rows (progress-matched), with the same features, alignment,
+        squashing and aggregation as :meth:`rewards`. Returns ``[len(prefixes)]`` float32.
+
+        This is ``OTRewardWrapper(mode="step")``'s reward: it needs no future states, and a prefix of
+        length ``t`` costs one ``t x min(t, M)`` OT problem.
+        """
+        if not self.experts:
+            raise ValueError("prefix_rewards: no expert set; call set_expert(...) first")
+        trajs = [p if isinstance(p, Trajectory) else Trajectory(p, None, terminated=False) for p in prefixes]
+        observations = stack_observations(trajs, self.obs_key, "prefix_rewards")
+        if observations[0].shape[1] != self.encoder.obs_dim:
+            raise ValueError(
+                f"prefix_rewards: observations have obs_dim {observations[0].shape[1]} but the expert has "
+                f"{self.encoder.obs_dim}"
+            )
+        # pairs (s_i, s_i+k) of a prefix may only look at states already seen: min(i + k, t)
+        feats = [self.features(o) for o in observations]
+        rewards = self._label(feats, np.array([len(f) for f in feats]), False)
+        return np.array([r[-1] for r in rewards], dtype=np.float32)
+
+    def _label(self, feats: list[np.ndarray], n_cols: np.ndarray | None, progress: bool) -> list[np.ndarray]:
+        """Rewards of feature rows ``[T_b, F]``; ``n_cols[b]``: expert steps item ``b`` may use (all if None)."""
         out: list[np.ndarray | None] = [None] * len(feats)
         order = np.argsort([len(f) for f in feats], kind="stable")  # similar lengths share a batch
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
@@ -227,7 +265,8 @@ class OTRewarder:
             xt, a = torch.from_numpy(x), mask.float()
             per_expert = []
             for y in self.experts:
-                row_cost = self._solve(xt, a, torch.from_numpy(y)).cpu().numpy()  # [B, N], mass 1/T per row
+                cols = None if n_cols is None else np.minimum(n_cols[batch], len(y))
+                row_cost = self._solve(xt, a, torch.from_numpy(y), cols).cpu().numpy()  # [B, N], mass 1/T
                 per_expert.append(self.alpha * np.exp(-self.scale * lengths[:, None] * row_cost))
             r = np.stack(per_expert)  # [E, B, N]
             r = np.where(mask.numpy()[None], r, 0.0)
