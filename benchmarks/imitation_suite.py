@@ -7,7 +7,9 @@ error over seeds), the averages over envs, and AILOT's ratio to IQL on the true 
 curves of each env are copied to ``docs/img/imitation_<env>.png``.
 
 Usage: python benchmarks/imitation_suite.py [--envs ENV:KIND ...] [--seeds 0 1 2] [--steps 5000]
-       [--write docs/benchmarks.md]
+       [--resume] [--write docs/benchmarks.md]
+
+Each env's result is saved as soon as it finishes; ``--resume`` continues an interrupted suite.
 """
 
 from __future__ import annotations
@@ -37,10 +39,31 @@ def _se(values: list[float]) -> float:
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
-def run(envs: list[str], seeds: list[int], steps: int, eval_every: int, out: Path) -> list[dict]:
+def run(
+    envs: list[str], seeds: list[int], steps: int, eval_every: int, out: Path, resume: bool
+) -> list[dict]:
+    """Runs each env (results saved to ``out/suite.json`` after each); ``resume`` keeps the envs already
+    there that were run with the same seeds and steps."""
+    done_file = out / "suite.json"
+    saved = json.loads(done_file.read_text()) if resume and done_file.exists() else []
     results = []
     for spec in envs:
         env, _, kind = spec.partition(":")
+        prev = next(
+            (
+                r
+                for r in saved
+                if r["env"] == env
+                and r["kind"] == (kind or "medium-replay")
+                and r.get("seeds") == list(seeds)
+                and r.get("steps") == steps
+            ),
+            None,
+        )
+        if prev is not None:
+            print(f"{env}: reusing the saved result", flush=True)
+            results.append(prev)
+            continue
         default = ImitateConfig()
         cfg = ImitateConfig(
             env=env,
@@ -61,9 +84,20 @@ def run(envs: list[str], seeds: list[int], steps: int, eval_every: int, out: Pat
         img.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(res["learning_curves_png"], img)
         results.append(
-            dict(env=env, kind=cfg.dataset, finals=finals, seconds=time.perf_counter() - t0, img=str(img))
+            dict(
+                env=env,
+                kind=cfg.dataset,
+                seeds=list(seeds),
+                steps=steps,
+                finals=finals,
+                seconds=time.perf_counter() - t0,
+                img=str(img),
+            )
         )
-        (out / "suite.json").write_text(json.dumps(results, indent=1))
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = done_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        tmp.replace(done_file)
         print(
             f"{env} {cfg.dataset}: "
             + ", ".join(f"{k} {np.mean(v):.1f} ± {_se(v):.1f}" for k, v in finals.items()),
@@ -123,10 +157,11 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--eval-every", type=int, default=1000)
-    p.add_argument("--out", type=Path, default=Path("imitation_suite_runs"))
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / ".cache" / "imitation_suite")
+    p.add_argument("--resume", action="store_true", help="keep envs already in OUT/suite.json")
     p.add_argument("--write", type=Path, default=None)
     args = p.parse_args()
-    results = run(args.envs, args.seeds, args.steps, args.eval_every, args.out)
+    results = run(args.envs, args.seeds, args.steps, args.eval_every, args.out, args.resume)
     means = summary(results)
     print("mean over envs: " + ", ".join(f"{k} {v:.1f}" for k, v in means.items()))
     if args.write:
