@@ -80,8 +80,8 @@ class OTRewardWrapper(gym.Wrapper):
     mode : {"episode", "step"}
         ``"episode"``: the faithful OT reward. ``step()`` returns 0 during the episode and, at its last
         step, ``info["ot_rewards"]`` holds the rewarder's per-step rewards ``[T]`` of the whole episode
-        (and ``info["ot_return"]`` their sum). SB3 learners get them into their buffers through
-        :class:`sb3_ot.wrappers.OTRewardCallback`; other learners read the info.
+        (and ``info["ot_return"]`` their sum). A learner must read them from the info (an SB3
+        callback that writes them into SB3's buffers is not written yet); ``"step"`` needs nothing.
         ``"step"``: a causal reward returned by every ``step()``: the reward of the newest transition when
         the episode so far (``t`` transitions) is transported onto the expert's first ``t`` steps
         (:meth:`OTRewarder.prefix_rewards`). It costs one ``t x min(t, M)`` OT problem at step ``t``,

@@ -134,7 +134,8 @@ def solve_dense(
     a_x, b_x = (a.numpy(), b.numpy()) if on_cpu else (a, b)
     fixed = n_iters is not None
     K = None
-    zero_cols = (b <= 0) if bool((b <= 0).any()) else None
+    zero_cols = b <= 0
+    zero_cols = zero_cols if bool(zero_cols.any()) else None
     total_iters = 0
     err = float("inf")
     for stage, e in enumerate(stages):

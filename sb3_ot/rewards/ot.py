@@ -215,17 +215,8 @@ class OTRewarder:
             If no expert is set, or trajectories are empty, hold NaN, or do not match the expert's
             observation size or key.
         """
-        if not self.experts:
-            raise ValueError("rewards: no expert set; call set_expert(...) first")
         trajs = [trajectories] if isinstance(trajectories, Trajectory) else list(trajectories)
-        observations = stack_observations(trajs, self.obs_key, "rewards")
-        if observations[0].shape[1] != self.encoder.obs_dim:
-            raise ValueError(
-                f"rewards: trajectories have obs_dim {observations[0].shape[1]} but the expert has "
-                f"{self.encoder.obs_dim}"
-            )
-        feats = [self.features(o) for o in observations]
-        return self._label(feats, None, progress)
+        return self._label(self._checked_features(trajs, "rewards", "trajectories"), None, progress)
 
     def prefix_rewards(self, prefixes: Sequence[Any]) -> np.ndarray:
         """Causal rewards: for each prefix ``s_0 .. s_t`` (observations ``[t+1, obs_dim]``, a dict of them
@@ -236,19 +227,24 @@ class OTRewarder:
         This is ``OTRewardWrapper(mode="step")``'s reward: it needs no future states, and a prefix of
         length ``t`` costs one ``t x min(t, M)`` OT problem.
         """
-        if not self.experts:
-            raise ValueError("prefix_rewards: no expert set; call set_expert(...) first")
         trajs = [p if isinstance(p, Trajectory) else Trajectory(p, None, terminated=False) for p in prefixes]
-        observations = stack_observations(trajs, self.obs_key, "prefix_rewards")
-        if observations[0].shape[1] != self.encoder.obs_dim:
-            raise ValueError(
-                f"prefix_rewards: observations have obs_dim {observations[0].shape[1]} but the expert has "
-                f"{self.encoder.obs_dim}"
-            )
         # pairs (s_i, s_i+k) of a prefix may only look at states already seen: min(i + k, t)
-        feats = [self.features(o) for o in observations]
+        feats = self._checked_features(trajs, "prefix_rewards", "observations")
         rewards = self._label(feats, np.array([len(f) for f in feats]), False)
         return np.array([r[-1] for r in rewards], dtype=np.float32)
+
+    def _checked_features(self, trajs: list[Trajectory], func: str, what: str) -> list[np.ndarray]:
+        """Row features ``[T_b, F]`` of each trajectory, after checking an expert is set and the
+        observation size matches it (errors name ``func`` and ``what``)."""
+        if not self.experts:
+            raise ValueError(f"{func}: no expert set; call set_expert(...) first")
+        observations = stack_observations(trajs, self.obs_key, func)
+        if observations[0].shape[1] != self.encoder.obs_dim:
+            raise ValueError(
+                f"{func}: {what} have obs_dim {observations[0].shape[1]} but the expert has "
+                f"{self.encoder.obs_dim}"
+            )
+        return [self.features(o) for o in observations]
 
     def _label(self, feats: list[np.ndarray], n_cols: np.ndarray | None, progress: bool) -> list[np.ndarray]:
         """Rewards of feature rows ``[T_b, F]``; ``n_cols[b]``: expert steps item ``b`` may use (all if None)."""
