@@ -2,11 +2,15 @@
 
 * :class:`OTRewardWrapper` -- any Gymnasium env rewarded by OT to expert demonstrations
   (``mode="episode"``: the whole-episode OT reward at the episode's end; ``mode="step"``: causal).
+* :class:`OTRewardVecEnvWrapper` -- the same for an SB3 ``VecEnv``, one batched OT call per step.
+* :class:`OTRewardCallback` -- writes ``mode="episode"`` rewards into SB3's replay / rollout buffers.
 * :func:`relabel_dataset` -- a dataset's rewards replaced by OT rewards, as trajectories, a local
   Minari dataset and/or a d3rlpy ``MDPDataset``.
 """
 
+from sb3_ot.wrappers.callbacks import OTRewardCallback
 from sb3_ot.wrappers.dataset import RelabelResult, relabel_dataset
 from sb3_ot.wrappers.env import OTRewardWrapper
+from sb3_ot.wrappers.vec_env import OTRewardVecEnvWrapper
 
-__all__ = ["OTRewardWrapper", "RelabelResult", "relabel_dataset"]
+__all__ = ["OTRewardCallback", "OTRewardVecEnvWrapper", "OTRewardWrapper", "RelabelResult", "relabel_dataset"]

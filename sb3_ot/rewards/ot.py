@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -96,6 +96,11 @@ class OTRewarder:
         How rewards against several experts combine.
     obs_key : str or None
         Key of dict observations (default ``"observation"``).
+    solver : {"sinkhorn", "exact"}
+        ``"sinkhorn"``: the entropic plan at ``eps`` (:func:`sb3_ot.ot.sinkhorn`, batched, GPU/KeOps).
+        ``"exact"``: the unregularised plan (:func:`sb3_ot.ot.emd_matrix`, POT's network simplex, one
+        CPU solve per trajectory), faster for short trajectories (a few hundred steps) at small eps;
+        the causal ``mode="step"`` reward's default.
     tol, max_iter, backend : float, int, str
         Passed to :func:`sb3_ot.ot.sinkhorn`.
     batch_size : int
@@ -118,7 +123,10 @@ class OTRewarder:
         max_iter: int = 10_000,
         backend: str = "auto",
         batch_size: int = 32,
+        solver: Literal["sinkhorn", "exact"] = "sinkhorn",
     ) -> None:
+        if solver not in ("sinkhorn", "exact"):
+            raise ValueError(f"solver: expected 'sinkhorn' or 'exact'; got {solver!r}")
         if cost not in ("sqeuclidean", "cosine"):
             raise ValueError(f"cost: expected 'sqeuclidean' or 'cosine'; got {cost!r}")
         if aggregation not in ("best", "mean"):
@@ -140,6 +148,7 @@ class OTRewarder:
         )
         self.start_alignment, self.aggregation, self.obs_key = start_alignment, aggregation, obs_key
         self.tol, self.max_iter, self.backend, self.batch_size = tol, max_iter, backend, batch_size
+        self.solver = solver
         self.experts: list[np.ndarray] = []  # expert features [M_e, F]
 
     # ------------------------------------------------------------------ features
@@ -191,6 +200,12 @@ class OTRewarder:
             c0 = ot.cost_matrix(x0, ys, cost=self.cost)[:, 0]  # [B, M]: first agent step vs expert
             j1 = c0.masked_fill(~allowed, float("inf")).argmin(-1)
             allowed = allowed & (cols >= j1[:, None])
+        if self.solver == "exact":
+            xs, ys = x, y
+            if self.cost == "cosine":
+                xs, ys = torch.nn.functional.normalize(xs, dim=-1), torch.nn.functional.normalize(ys, dim=-1)
+            C = ot.cost_matrix(xs, ys, cost=self.cost)  # [B, N, M]
+            return (ot.emd_matrix(C, a, allowed.to(x.dtype)) * C).sum(-1)
         res = ot.sinkhorn(
             x,
             y,
@@ -218,19 +233,33 @@ class OTRewarder:
         trajs = [trajectories] if isinstance(trajectories, Trajectory) else list(trajectories)
         return self._label(self._checked_features(trajs, "rewards", "trajectories"), None, progress)
 
-    def prefix_rewards(self, prefixes: Sequence[Any]) -> np.ndarray:
-        """Causal rewards: for each prefix ``s_0 .. s_t`` (observations ``[t+1, obs_dim]``, a dict of them
-        or a Trajectory), the reward of its last transition when its ``t`` rows are transported onto
-        the expert's first ``min(t, M)`` rows (progress-matched), with the same features, alignment,
-        squashing and aggregation as :meth:`rewards`. Returns ``[len(prefixes)]`` float32.
+    @overload
+    def prefix_rewards(self, prefixes: Sequence[Any], *, last_only: Literal[True] = ...) -> np.ndarray: ...
 
-        This is ``OTRewardWrapper(mode="step")``'s reward: it needs no future states, and a prefix of
-        length ``t`` costs one ``t x min(t, M)`` OT problem.
+    @overload
+    def prefix_rewards(self, prefixes: Sequence[Any], *, last_only: Literal[False]) -> list[np.ndarray]: ...
+
+    def prefix_rewards(
+        self, prefixes: Sequence[Any], *, last_only: bool = True
+    ) -> np.ndarray | list[np.ndarray]:
+        """Causal rewards: for each prefix ``s_0 .. s_t`` (observations ``[t+1, obs_dim]``, a dict of them
+        or a Trajectory), its ``t`` rows are transported onto the expert's first ``min(t, M)`` rows
+        (progress-matched), with the same features, alignment, squashing and aggregation as
+        :meth:`rewards`.
+
+        Returns ``[len(prefixes)]`` float32, the reward of each prefix's last transition
+        (``last_only=True``: ``OTRewardWrapper(mode="step")``'s reward), or each prefix's rewards ``[t]``
+        (``last_only=False``: how the SB3 callback rewards an episode still running when PPO's rollout
+        ends). It needs no future states; a prefix of length ``t`` costs one ``t x min(t, M)`` OT problem.
         """
         trajs = [p if isinstance(p, Trajectory) else Trajectory(p, None, terminated=False) for p in prefixes]
+        if not trajs:
+            return np.zeros(0, np.float32) if last_only else []
         # pairs (s_i, s_i+k) of a prefix may only look at states already seen: min(i + k, t)
         feats = self._checked_features(trajs, "prefix_rewards", "observations")
         rewards = self._label(feats, np.array([len(f) for f in feats]), False)
+        if not last_only:
+            return rewards
         return np.array([r[-1] for r in rewards], dtype=np.float32)
 
     def _checked_features(self, trajs: list[Trajectory], func: str, what: str) -> list[np.ndarray]:
@@ -292,7 +321,7 @@ class OTRewarder:
         return (
             f"{type(self).__name__}(encoder={self.encoder!r}, cost={self.cost!r}, k={self.k}, eps={self.eps}, "
             f"alpha={self.alpha}, scale={self.scale}, start_alignment={self.start_alignment}, "
-            f"aggregation={self.aggregation!r}, experts={len(self.experts)})"
+            f"aggregation={self.aggregation!r}, solver={self.solver!r}, experts={len(self.experts)})"
         )
 
 

@@ -172,6 +172,28 @@ def test_bad_input_names_the_argument(kwargs, match):
         ot.sinkhorn(**kwargs)
 
 
+def test_emd_matrix_batched_plans_with_padding_match_pot():
+    rng = np.random.default_rng(4)
+    C = rng.uniform(0, 1, (2, 6, 5))
+    a = np.ones((2, 6))
+    a[1, 4:] = 0  # padding rows
+    b = np.array([[1, 1, 1, 1, 1], [2, 1, 0, 1, 1]], dtype=float)  # a padding column
+    P = ot.emd_matrix(torch.tensor(C), a, b).numpy()
+    assert P.shape == (2, 6, 5)
+    assert (P[1, 4:] == 0).all() and (P[1, :, 2] == 0).all()
+    np.testing.assert_allclose(P.sum(-1), a / a.sum(-1, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(P.sum(-2), b / b.sum(-1, keepdims=True), atol=1e-12)
+    for k in range(2):  # the optimal cost of each problem, against POT on the problem without padding
+        rows, cols = a[k] > 0, b[k] > 0
+        want = pot.emd2(a[k][rows] / a[k].sum(), b[k][cols] / b[k].sum(), C[k][np.ix_(rows, cols)])
+        assert (P[k] * C[k]).sum() == pytest.approx(want, rel=1e-9)
+    assert ot.emd_matrix(torch.tensor(C[0], dtype=torch.float32)).dtype == torch.float32  # unbatched
+    with pytest.raises(ValueError, match=r"C: expected finite costs"):
+        ot.emd_matrix(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match=r"C: expected \(N, M\) or \(B, N, M\)"):
+        ot.emd_matrix(np.ones(3))
+
+
 def test_bad_cost_matrix_and_emd_input():
     with pytest.raises(ValueError, match=r"C: expected a non-empty \(N, M\) or \(B, N, M\)"):
         ot.sinkhorn_matrix(np.ones(3), eps=0.1)

@@ -127,3 +127,31 @@ def test_presets(cheetah):
     )  # alone vs in a batch: solver tolerance
     ailot = AILOTRewarder(encoder, k=2).set_expert(expert)
     assert ailot.start_alignment and ailot.k == 2 and ailot.cost == "sqeuclidean"
+
+
+def test_exact_solver_is_the_unregularised_plan(cheetah):
+    expert, agents, encoder = cheetah
+    exact = OTRewarder(encoder, solver="exact").set_expert(expert)
+    entropic = OTRewarder(encoder, eps=0.01).set_expert(expert)
+    agent = agents["noisy expert"]
+    r_exact, r_entropic = exact.rewards([agent])[0], entropic.rewards([agent])[0]
+    # sum_i T c_i / T is the OT cost: the exact plan's equals POT's value on the same features
+    cost = -np.log(r_exact).mean()
+    want = ot_emd_value(exact.features(agent.obs), exact.experts[0])
+    assert cost == pytest.approx(want, rel=1e-4)
+    assert -np.log(r_entropic).mean() >= cost - 1e-6  # the entropic plan's transport cost is no lower
+    # prefix rewards (the step mode's problem) work with the exact solver too, batched with padding
+    prefixes = [agent.obs[: n + 1] for n in (3, 40, 90)]
+    batched = exact.prefix_rewards(prefixes, last_only=False)
+    for p, r in zip(prefixes, batched, strict=True):
+        np.testing.assert_allclose(r, exact.prefix_rewards([p], last_only=False)[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="solver: expected 'sinkhorn' or 'exact'"):
+        OTRewarder(encoder, solver="emd")
+
+
+def ot_emd_value(x: np.ndarray, y: np.ndarray) -> float:
+    """Exact OT cost between uniform clouds under the rewarder's |x - y|^2 cost (features are
+    pre-divided by sqrt(D)), through the engine's POT metric."""
+    from sb3_ot import ot
+
+    return ot.emd(x.astype(np.float64), y.astype(np.float64), metric="sqeuclidean")
