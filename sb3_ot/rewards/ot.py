@@ -101,8 +101,10 @@ class OTRewarder:
         ``"exact"``: the unregularised plan (:func:`sb3_ot.ot.emd_matrix`, POT's network simplex, one
         CPU solve per trajectory), faster for short trajectories (a few hundred steps) at small eps;
         the causal ``mode="step"`` reward's default.
-    tol, max_iter, backend : float, int, str
-        Passed to :func:`sb3_ot.ot.sinkhorn`.
+    tol, max_iter, backend, eps_scaling : float, int, str, float or None
+        Passed to :func:`sb3_ot.ot.sinkhorn`. ``eps_scaling`` anneals eps from the cost range down:
+        costs spanning many times eps (states far from a near-static expert) then converge in tens of
+        iterations instead of hundreds.
     batch_size : int
         Agent trajectories per engine call.
     """
@@ -124,6 +126,7 @@ class OTRewarder:
         backend: str = "auto",
         batch_size: int = 32,
         solver: Literal["sinkhorn", "exact"] = "sinkhorn",
+        eps_scaling: float | None = None,
     ) -> None:
         if solver not in ("sinkhorn", "exact"):
             raise ValueError(f"solver: expected 'sinkhorn' or 'exact'; got {solver!r}")
@@ -148,7 +151,7 @@ class OTRewarder:
         )
         self.start_alignment, self.aggregation, self.obs_key = start_alignment, aggregation, obs_key
         self.tol, self.max_iter, self.backend, self.batch_size = tol, max_iter, backend, batch_size
-        self.solver = solver
+        self.solver, self.eps_scaling = solver, eps_scaling
         self.experts: list[np.ndarray] = []  # expert features [M_e, F]
 
     # ------------------------------------------------------------------ features
@@ -216,6 +219,7 @@ class OTRewarder:
             tol=self.tol,
             max_iter=self.max_iter,
             backend=self.backend,
+            eps_scaling=self.eps_scaling,
         )
         return res.row_cost
 

@@ -61,7 +61,9 @@ def test_the_expert_earns_more_than_a_random_agent(expert_run, mode):
 
     expert_return = ret(expert_run.acts)
     random_return = ret(rng.uniform(-2, 2, size=(T, 1)).astype(np.float32))
-    assert expert_return > 1.5 * random_return
+    # the swinging gait stays near the bottom, as random play does, and several of its dims vary less
+    # than the default standardisation's floor (0.25): the margin is real but modest
+    assert expert_return > 1.1 * random_return
 
 
 def test_step_mode_is_the_prefix_reward(expert_run):
@@ -135,3 +137,22 @@ def test_wrong_inputs_fail_clearly(expert_run):
         nan_env.reset(seed=0)
     ailot = AILOTRewarder(IdentityEncoder(), k=2)
     assert OTRewardWrapper(_pendulum(), expert=[expert_run], rewarder=ailot).rewarder is ailot
+
+
+def test_default_rewarder_copes_with_a_near_static_expert():
+    """An expert that holds its state (InvertedDoublePendulum balancing: stds of 3e-5) must not make every
+    other state infinitely far: the floored standardisation keeps rewards graded and Sinkhorn converging."""
+    import warnings
+
+    from sb3_ot.wrappers.env import DEFAULT_MIN_STD, default_rewarder
+
+    rng = np.random.default_rng(0)
+    expert = np.ones((300, 9), np.float32) + rng.normal(0, 3e-5, (300, 9)).astype(np.float32)
+    near = Trajectory(expert[:21] + 0.1 * rng.normal(size=(21, 9)).astype(np.float32), None, terminated=True)
+    far = Trajectory(expert[:21] + 1.0 * rng.normal(size=(21, 9)).astype(np.float32), None, terminated=True)
+    rewarder = default_rewarder().set_expert(expert)
+    assert (rewarder.encoder.std >= DEFAULT_MIN_STD).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "Sinkhorn stopped at max_iter" would fail here
+        r_near, r_far = rewarder.rewards([near, far])
+    assert r_near.sum() > r_far.sum() > 0
