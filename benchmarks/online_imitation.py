@@ -22,9 +22,10 @@ invocations, so an interrupted benchmark continues where it stopped; ``--jobs`` 
 random actions, 1000-step episodes) stepped with and without ``OTRewardVecEnvWrapper(mode="episode")``,
 alternating, median of the repeats.
 
-Usage:
-  python benchmarks/online_imitation.py --env Pendulum-v1 --steps 30000 --runs sac:ot-episode sac:ot-step sac:true
-  python benchmarks/online_imitation.py --env Pendulum-v1 --steps 100000 --runs ppo:ot-episode ppo:zero ppo:true
+Usage (the commands behind docs/benchmarks.md):
+  python benchmarks/online_imitation.py --env Pendulum-v1 --steps 30000 --runs sac:ot-episode sac:ot-step sac:true --jobs 2
+  python benchmarks/online_imitation.py --env Pendulum-v1 --steps 100000 --eval-every 10000 --runs ppo:ot-episode ppo:zero ppo:true
+  python benchmarks/online_imitation.py --env InvertedDoublePendulum-v5 --steps 30000 --eval-every 5000 --runs sac:ot-episode --jobs 3
   python benchmarks/online_imitation.py --overhead
   python benchmarks/online_imitation.py --report docs/benchmarks.md
 """
@@ -35,7 +36,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -225,7 +225,7 @@ def plot(results: list[dict], path: Path, env_id: str, algo: str) -> None:
     ax.axhline(100, color="gray", lw=0.8, ls="--")
     ax.set_xlabel("env steps")
     ax.set_ylabel("normalized true return")
-    ax.set_title(f"{algo.upper()} on {env_id}, one expert demo, env reward unseen")
+    ax.set_title(f"{algo.upper()} on {env_id}: 1 demo, env reward unseen", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path.with_suffix(".tmp.png"), dpi=110)
@@ -233,27 +233,33 @@ def plot(results: list[dict], path: Path, env_id: str, algo: str) -> None:
     plt.close(fig)
 
 
-def report(out: Path, write: Path, command: str) -> None:
+def report(out: Path, write: Path) -> None:
     from _report import machine, write_block
 
     results = load_results(out)
     groups: dict[tuple[str, str, int], list[dict]] = {}
     for r in results:
         groups.setdefault((r["env"], r["algo"], r["steps"]), []).append(r)
+    usage = __doc__.split("Usage (the commands behind docs/benchmarks.md):\n")[1].strip().splitlines()
     lines = [
         "## Online imitation: SB3 + OTRewardWrapper (`benchmarks/online_imitation.py`)",
         "",
-        f"Command: `{command}` · {dt.date.today().isoformat()} · {machine()}",
-        "",
+        f"{dt.date.today().isoformat()} · {machine()}. Commands:",
+        "```",
+        *[u.strip() for u in usage],
+        "```",
         "One deterministic expert episode is the only demonstration; the agent never sees the env reward.",
         "Scores: the deterministic policy's true return (10 episodes), normalized `100 * (R - random) /",
         "(expert - random)` with the cached expert's reference returns; mean ± SE over seeds at the",
-        "budget's end (final) and the best evaluation of the seed-mean curve (best).",
+        "budget's end (final) and the best evaluation of the seed-mean curve (best). Wall times are per",
+        "run with 2-5 runs sharing the 2 cores.",
         "",
-        "| env | algo | budget | reward | seeds | final | best | wall s / run |",
-        "|---|---|---|---|---|---|---|---|",
     ]
     for (env_id, algo, steps), runs in sorted(groups.items()):
+        lines += [
+            "| env | algo | budget | reward | seeds | final | best | wall s / run |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for reward in LABELS:
             rs = [r for r in runs if r["reward"] == reward]
             if not rs:
@@ -268,9 +274,7 @@ def report(out: Path, write: Path, command: str) -> None:
             )
         img = ROOT / "docs" / "img" / f"online_{env_id}_{algo}.png"
         plot(runs, img, env_id, algo)
-        lines.append("")
-        lines.append(f"![{algo} {env_id}](img/{img.name})")
-        lines.append("")
+        lines += ["", f"![{algo} {env_id}](img/{img.name})", ""]
     ov = out / "overhead.json"
     if ov.exists():
         o = json.loads(ov.read_text())
@@ -317,7 +321,7 @@ def main() -> None:
         (args.out / "overhead.json").write_text(json.dumps(result))
         print(json.dumps(result, indent=1))
     if args.report:
-        report(args.out, args.report, "python benchmarks/online_imitation.py " + " ".join(sys.argv[1:]))
+        report(args.out, args.report)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ used to report how well the imitation does (``Monitor`` sits inside the wrapper,
 ``rollout/ep_rew_mean`` is the true return).
 
 Usage:
-  python examples/sac_pendulum.py            # 30k steps, ~10 min on a laptop CPU; about 95-100 normalized
+  python examples/sac_pendulum.py            # 30k steps, 10-15 min on a CPU; about 97-101 normalized
   python examples/sac_pendulum.py --quick    # 400 steps: checks that everything runs (CI)
 """
 
