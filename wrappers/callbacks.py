@@ -119,6 +119,10 @@ class OTRewardCallback(BaseCallback):
         infos: list[dict[str, Any]] = self.locals["infos"]
         for i, info in enumerate(infos):
             self._positions[i].append(pos)
+            if (
+                len(self._positions[i]) > 2 * buffer.buffer_size
+            ):  # an endless episode: keep what the buffer holds
+                del self._positions[i][: -buffer.buffer_size]
             if "ot_rewards" in info:
                 rewards = np.asarray(info["ot_rewards"], dtype=np.float32)
                 positions = self._positions[i][-len(rewards) :]  # a callback started mid-episode saw fewer

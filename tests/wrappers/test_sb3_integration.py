@@ -196,3 +196,34 @@ def test_callback_errors_name_the_problem(expert):
         OTRewardVecEnvWrapper(DummyVecEnv([lambda: gym.make("CartPole-v1")]), expert)
     with pytest.raises(ValueError, match="mode"):
         OTRewardVecEnvWrapper(DummyVecEnv([_pendulum(10)]), expert, mode="online")
+
+
+def test_callback_with_her_replay_buffer_and_dict_observations():
+    """PointMaze (Dict observations, a goal env) with SAC + HerReplayBuffer: the real transitions of a
+    finished episode hold the rewarder's rewards on the ``observation`` key."""
+    from stable_baselines3 import HerReplayBuffer
+
+    from sb3_ot.data.envs import make_env
+
+    def maze():
+        return make_env("PointMaze_UMaze-v3", max_episode_steps=20)
+
+    expert = rollout(maze(), None, n_episodes=1, seed=0)
+    env = DummyVecEnv([lambda: OTRewardWrapper(maze(), expert, obs_key="observation")])
+    model = SAC(
+        "MultiInputPolicy",
+        env,
+        replay_buffer_class=HerReplayBuffer,
+        learning_starts=10_000,
+        buffer_size=1000,
+        policy_kwargs=_tiny(),
+        seed=0,
+    )
+    model.learn(25, callback=OTRewardCallback())
+    buf = model.replay_buffer
+    rewarder = env.get_attr("rewarder")[0]
+    want = _episode_rewards(
+        rewarder, buf.observations["observation"][0:20, 0], buf.next_observations["observation"][19, 0]
+    )
+    np.testing.assert_allclose(buf.rewards[0:20, 0], want, rtol=1e-5, atol=1e-7)
+    assert (buf.rewards[20:25, 0] == 0).all()  # the second episode is still running
