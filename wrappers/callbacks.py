@@ -59,7 +59,7 @@ class OTRewardCallback(BaseCallback):
     # ----------------------------------------------------------------------- setup
     def _init_callback(self) -> None:
         env = self.training_env
-        vec_source, env_modes = None, None
+        vec_source = None
         layer: VecEnv = env
         while isinstance(layer, VecEnvWrapper):
             if isinstance(layer, OTRewardVecEnvWrapper):
@@ -79,8 +79,7 @@ class OTRewardCallback(BaseCallback):
         if vec_source is not None:
             mode = vec_source.ot_reward_mode
         elif all(env.env_is_wrapped(OTRewardWrapper)):
-            env_modes = set(env.get_attr("ot_reward_mode"))
-            mode = "episode" if env_modes == {"episode"} else "step"
+            mode = "episode" if set(env.get_attr("ot_reward_mode")) == {"episode"} else "step"
         else:
             raise ValueError(
                 "OTRewardCallback: the training env has no OT reward wrapper; wrap every env in "
@@ -119,46 +118,46 @@ class OTRewardCallback(BaseCallback):
         infos: list[dict[str, Any]] = self.locals["infos"]
         for i, info in enumerate(infos):
             self._positions[i].append(pos)
-            if (
-                len(self._positions[i]) > 2 * buffer.buffer_size
-            ):  # an endless episode: keep what the buffer holds
+            # an episode that never ends: keep no more positions than the buffer holds
+            if len(self._positions[i]) > 2 * buffer.buffer_size:
                 del self._positions[i][: -buffer.buffer_size]
             if "ot_rewards" in info:
-                rewards = np.asarray(info["ot_rewards"], dtype=np.float32)
-                positions = self._positions[i][-len(rewards) :]  # a callback started mid-episode saw fewer
-                self._pending.append((i, positions, rewards[len(rewards) - len(positions) :]))
-                self._returns.append(float(info.get("ot_return", rewards.sum())))
+                self._queue(i, self._positions[i], info["ot_rewards"], buffer.buffer_size)
+                self._returns.append(float(info.get("ot_return", np.sum(info["ot_rewards"]))))
                 self._positions[i] = []
         if self._returns:
             self.logger.record("ot/ep_return_mean", float(np.mean(self._returns)))
         return True
 
+    def _queue(self, i: int, positions: list[int], rewards: Any, size: int) -> None:
+        """Pair env ``i``'s last rewards with its last buffer positions: a callback started mid-episode
+        saw fewer steps than the episode has, an episode longer than the buffer overwrote its first
+        steps, and a cut episode's prefix covers steps of earlier rollouts too."""
+        n = min(len(positions), len(rewards), size)
+        if n:
+            rewards = np.asarray(rewards, dtype=np.float32)
+            self._pending.append((i, positions[len(positions) - n :], rewards[len(rewards) - n :]))
+
     def _flush(self, buffer: ReplayBuffer | RolloutBuffer) -> None:
-        size = buffer.buffer_size
         for i, positions, rewards in self._pending:
-            keep = positions[-size:]  # an episode longer than the buffer overwrote its first steps
-            buffer.rewards[np.asarray(keep), i] += rewards[len(rewards) - len(keep) :]
+            buffer.rewards[np.asarray(positions), i] += rewards
         self._pending = []
 
     def _on_rollout_end(self) -> None:
         buffer = self._buffer
+        if isinstance(self.model, OnPolicyAlgorithm):
+            running = [i for i, p in enumerate(self._positions) if p]
+            if running:  # episodes cut by the rollout's end: causal prefix rewards for their steps so far
+                if self._vec_source is not None:
+                    prefix = self._vec_source.unfinished_rewards()
+                else:
+                    prefix = self.training_env.env_method("unfinished_rewards", indices=running)
+                    prefix = dict(zip(running, prefix, strict=True))  # type: ignore[assignment]
+                for i in running:
+                    self._queue(i, self._positions[i], prefix[i], buffer.buffer_size)
+            self._positions = [[] for _ in self._positions]  # the next rollout fills a new buffer
         self._flush(buffer)
         if not isinstance(self.model, OnPolicyAlgorithm):
             return
-        running = [i for i, p in enumerate(self._positions) if p]
-        if running:  # episodes cut by the rollout's end: causal prefix rewards for their steps so far
-            if self._vec_source is not None:
-                prefix = self._vec_source.unfinished_rewards()
-            else:
-                prefix = self.training_env.env_method("unfinished_rewards", indices=running)
-                prefix = dict(zip(running, prefix, strict=True))  # type: ignore[assignment]
-            for i in running:
-                positions, rewards = self._positions[i], np.asarray(prefix[i], dtype=np.float32)
-                n = min(len(positions), len(rewards))
-                if n:
-                    buffer.rewards[np.asarray(positions[len(positions) - n :]), i] += rewards[
-                        len(rewards) - n :
-                    ]
-        self._positions = [[] for _ in self._positions]  # the next rollout fills a new buffer
         assert isinstance(buffer, RolloutBuffer)
         buffer.compute_returns_and_advantage(last_values=self.locals["values"], dones=self.locals["dones"])

@@ -63,7 +63,17 @@ def default_rewarder(obs_key: str | None = None, mode: Mode = "episode") -> OTRe
     )
 
 
-def check_expert_size(rewarder: OTRewarder, obs_dim: int, key: str | None, func: str) -> None:
+def setup_rewarder(
+    space: spaces.Space, expert: Any, rewarder: OTRewarder | None, mode: str, obs_key: str | None, func: str
+) -> tuple[str | None, int, OTRewarder]:
+    """What both OT reward wrappers start with: the mode checked, the observation key and size
+    (:func:`flat_obs_space`), the rewarder (default: :func:`default_rewarder`) given the expert, and
+    the expert's observation size checked against the env's. Errors name ``func``."""
+    if mode not in ("episode", "step"):
+        raise ValueError(f"mode: expected 'episode' or 'step'; got {mode!r}")
+    key, obs_dim = flat_obs_space(space, obs_key, func)
+    rewarder = rewarder if rewarder is not None else default_rewarder(key, mode)  # type: ignore[arg-type]
+    rewarder.set_expert(expert)
     expert_dim = rewarder.encoder.obs_dim
     if expert_dim != obs_dim:
         where = f"the env's {key!r} observations" if key else "the env's observations"
@@ -71,6 +81,7 @@ def check_expert_size(rewarder: OTRewarder, obs_dim: int, key: str | None, func:
             f"{func}: expert observations have obs_dim {expert_dim} but {where} have {obs_dim}; "
             "give demonstrations of this env (and obs_key for Dict observations)"
         )
+    return key, obs_dim, rewarder
 
 
 def finite_obs(obs: Any, key: str | None, t: int, func: str) -> np.ndarray:
@@ -121,15 +132,16 @@ class OTRewardWrapper(gym.Wrapper):
         obs_key: str | None = None,
     ) -> None:
         super().__init__(env)
-        if mode not in ("episode", "step"):
-            raise ValueError(f"mode: expected 'episode' or 'step'; got {mode!r}")
-        self.mode = mode
-        self.ot_reward_mode: Mode = mode  # how OTRewardCallback recognises the wrapper through a VecEnv
-        self.obs_key, self.obs_dim = flat_obs_space(env.observation_space, obs_key, "OTRewardWrapper")
-        self.rewarder = rewarder if rewarder is not None else default_rewarder(self.obs_key, mode)
-        self.rewarder.set_expert(expert)
-        check_expert_size(self.rewarder, self.obs_dim, self.obs_key, "OTRewardWrapper")
+        self.obs_key, self.obs_dim, self.rewarder = setup_rewarder(
+            env.observation_space, expert, rewarder, mode, obs_key, "OTRewardWrapper"
+        )
+        self.mode: Mode = mode
         self._obs: list[np.ndarray] = []
+
+    @property
+    def ot_reward_mode(self) -> Mode:
+        """The mode, under the name OTRewardCallback looks up through a VecEnv (``get_attr``)."""
+        return self.mode
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         obs, info = self.env.reset(seed=seed, options=options)

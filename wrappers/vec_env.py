@@ -10,7 +10,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.rewards import OTRewarder
-from sb3_ot.wrappers.env import Mode, check_expert_size, default_rewarder, finite_obs, flat_obs_space
+from sb3_ot.wrappers.env import Mode, finite_obs, setup_rewarder
 
 __all__ = ["OTRewardVecEnvWrapper"]
 
@@ -54,14 +54,11 @@ class OTRewardVecEnvWrapper(VecEnvWrapper):
                 f"venv: expected an SB3 VecEnv (make_vec_env, DummyVecEnv, SubprocVecEnv); got "
                 f"{type(venv).__name__} (wrap a single gymnasium env with OTRewardWrapper instead)"
             )
-        if mode not in ("episode", "step"):
-            raise ValueError(f"mode: expected 'episode' or 'step'; got {mode!r}")
+        self.obs_key, self.obs_dim, self.rewarder = setup_rewarder(
+            venv.observation_space, expert, rewarder, mode, obs_key, "OTRewardVecEnvWrapper"
+        )
         super().__init__(venv)
         self.ot_reward_mode: Mode = mode
-        self.obs_key, self.obs_dim = flat_obs_space(venv.observation_space, obs_key, "OTRewardVecEnvWrapper")
-        self.rewarder = rewarder if rewarder is not None else default_rewarder(self.obs_key, mode)
-        self.rewarder.set_expert(expert)
-        check_expert_size(self.rewarder, self.obs_dim, self.obs_key, "OTRewardVecEnvWrapper")
         self._obs: list[list[np.ndarray]] = [[] for _ in range(self.num_envs)]
 
     def reset(self) -> Any:

@@ -186,6 +186,12 @@ class OTRewarder:
         return self
 
     # ------------------------------------------------------------------ rewards
+    def _cost_inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x``, ``y`` as :func:`sb3_ot.ot.cost_matrix` wants them: unit vectors for the cosine cost."""
+        if self.cost == "cosine":
+            return torch.nn.functional.normalize(x, dim=-1), torch.nn.functional.normalize(y, dim=-1)
+        return x, y
+
     def _solve(
         self, x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, n_cols: np.ndarray | None = None
     ) -> torch.Tensor:
@@ -197,17 +203,11 @@ class OTRewarder:
         if n_cols is not None:
             allowed = cols < torch.from_numpy(np.asarray(n_cols))[:, None]
         if self.start_alignment:
-            x0, ys = x[:, :1], y
-            if self.cost == "cosine":  # cost_matrix wants unit vectors for the cosine cost
-                x0, ys = torch.nn.functional.normalize(x0, dim=-1), torch.nn.functional.normalize(ys, dim=-1)
-            c0 = ot.cost_matrix(x0, ys, cost=self.cost)[:, 0]  # [B, M]: first agent step vs expert
+            c0 = ot.cost_matrix(*self._cost_inputs(x[:, :1], y), cost=self.cost)[:, 0]  # [B, M]: first step
             j1 = c0.masked_fill(~allowed, float("inf")).argmin(-1)
             allowed = allowed & (cols >= j1[:, None])
         if self.solver == "exact":
-            xs, ys = x, y
-            if self.cost == "cosine":
-                xs, ys = torch.nn.functional.normalize(xs, dim=-1), torch.nn.functional.normalize(ys, dim=-1)
-            C = ot.cost_matrix(xs, ys, cost=self.cost)  # [B, N, M]
+            C = ot.cost_matrix(*self._cost_inputs(x, y), cost=self.cost)  # [B, N, M]
             return (ot.emd_matrix(C, a, allowed.to(x.dtype)) * C).sum(-1)
         res = ot.sinkhorn(
             x,
