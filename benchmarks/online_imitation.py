@@ -19,8 +19,9 @@ invocations, so an interrupted benchmark continues where it stopped; ``--jobs`` 
 (one torch thread each).
 
 ``--overhead`` measures the wrapper's cost per env step: 8 vectorised MuJoCo envs (HalfCheetah-v5,
-random actions, 1000-step episodes) stepped with and without ``OTRewardVecEnvWrapper(mode="episode")``,
-alternating, median of the repeats.
+1000-step episodes) stepped with and without ``OTRewardVecEnvWrapper(mode="episode")``, alternating,
+median of the repeats, for a random agent and for the SB3 expert's stochastic policy (see
+:func:`overhead`).
 
 Usage (the commands behind docs/benchmarks.md):
   python benchmarks/online_imitation.py --env Pendulum-v1 --steps 30000 --runs sac:ot-episode sac:ot-step sac:true --jobs 2
@@ -159,37 +160,86 @@ def run_and_save(args: tuple) -> Path:
 
 
 def overhead(env_id: str = "HalfCheetah-v5", n_envs: int = 8, steps: int = 2000, repeats: int = 5) -> dict:
-    """Seconds per vectorised step with and without the episode-mode wrapper, alternating runs."""
+    """Seconds per vectorised step with and without the episode-mode wrapper, alternating runs, for
+    two agents: uniform random actions (the start of training) and the SB3 expert's stochastic policy
+    (the end of training, where the agent's states are close to the demonstration's).
+
+    The actions of each agent are recorded once and replayed open-loop from the same reset seeds
+    (MuJoCo is deterministic: the replay revisits the recorded states, checked), so both arms step
+    the same episodes and the policy's inference is in neither. Also timed on the recorded
+    episodes: the rewarder's batched OT per episode, and POT's exact ``ot.emd`` per episode (the
+    reference solver).
+    """
+    import ot as pot
+    import torch
     from stable_baselines3.common.env_util import make_vec_env
 
-    from sb3_ot.data import rollout
     from sb3_ot.data.envs import make_env
+    from sb3_ot.data.trajectory import Trajectory
     from sb3_ot.wrappers import OTRewardVecEnvWrapper
 
-    expert = rollout(env_id, None, n_episodes=1, seed=DEMO_SEED)  # any 1000-step demo: the cost is the same
+    demo, run = demonstration(env_id)
+    model = run.load_policy("expert")
     plain = make_vec_env(lambda: make_env(env_id), n_envs, seed=0)
-    wrapped = OTRewardVecEnvWrapper(make_vec_env(lambda: make_env(env_id), n_envs, seed=0), expert)
+    wrapped = OTRewardVecEnvWrapper(make_vec_env(lambda: make_env(env_id), n_envs, seed=0), demo)
+    rewarder = wrapped.rewarder
     rng = np.random.default_rng(0)
-    actions = rng.uniform(-1, 1, (steps, n_envs, *plain.action_space.shape)).astype(np.float32)
-    times: dict[str, list[float]] = {"plain": [], "wrapped": []}
-    for _ in range(repeats):
-        for name, venv in (("plain", plain), ("wrapped", wrapped)):
-            venv.reset()
-            start = time.perf_counter()
-            for a in actions:
-                venv.step(a)
-            times[name].append((time.perf_counter() - start) / steps)
-    plain_s, wrapped_s = float(np.median(times["plain"])), float(np.median(times["wrapped"]))
-    return dict(
-        env=env_id,
-        n_envs=n_envs,
-        steps=steps,
-        repeats=repeats,
-        plain_ms=1e3 * plain_s,
-        wrapped_ms=1e3 * wrapped_s,
-        overhead=(wrapped_s - plain_s) / plain_s,
-        episodes_per_run=steps // 1000 * n_envs,
+    result: dict = dict(
+        env=env_id, n_envs=n_envs, steps=steps, repeats=repeats, threads=torch.get_num_threads()
     )
+    for agent in ("random", "expert"):
+        plain.seed(0)
+        obs = plain.reset()
+        actions, observations = [], [[o] for o in obs]
+        for _ in range(steps):
+            if agent == "random":
+                act = rng.uniform(-1, 1, (n_envs, *plain.action_space.shape)).astype(np.float32)
+            else:
+                act, _ = model.predict(obs, deterministic=False)
+            obs, _, dones, infos = plain.step(act)
+            actions.append(act)
+            for i in range(n_envs):  # a finished episode's last state, then the next one's first
+                observations[i] += [infos[i]["terminal_observation"], obs[i]] if dones[i] else [obs[i]]
+        episodes = [
+            Trajectory(np.stack(o[k * 1001 : (k + 1) * 1001]), None, terminated=False)
+            for o in observations
+            for k in range(steps // 1000)
+        ]
+        times: dict[str, list[float]] = {"plain": [], "wrapped": []}
+        for _ in range(repeats):
+            for name, venv in (("plain", plain), ("wrapped", wrapped)):
+                venv.seed(0)
+                venv.reset()
+                start = time.perf_counter()
+                for a in actions:
+                    last = venv.step(a)[0]
+                times[name].append((time.perf_counter() - start) / steps)
+            if not np.allclose(last, obs):
+                raise RuntimeError("the open-loop replay left the recorded states")
+        ot_s, exact_s = [], []
+        for _ in range(3):
+            start = time.perf_counter()
+            rewarder.rewards(episodes[:n_envs])
+            ot_s.append((time.perf_counter() - start) / n_envs)
+        x = rewarder.features(episodes[0].obs)
+        y = rewarder.experts[0]
+        cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1).astype(np.float64)
+        for _ in range(3):
+            start = time.perf_counter()
+            pot.emd(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost, numItermax=10**7)
+            exact_s.append(time.perf_counter() - start)
+        plain_s, wrapped_s = float(np.median(times["plain"])), float(np.median(times["wrapped"]))
+        result[agent] = dict(
+            plain_ms=1e3 * plain_s,
+            wrapped_ms=1e3 * wrapped_s,
+            overhead=(wrapped_s - plain_s) / plain_s,
+            ot_ms_per_episode=1e3 * float(np.median(ot_s)),
+            pot_emd_ms_per_episode=1e3 * float(np.median(exact_s)),
+            env_ms_per_episode=1e3 * plain_s * 1000 / n_envs,
+            agent_return=float(np.mean([r.sum() for r in rewarder.rewards(episodes)])),
+        )
+        print(agent, json.dumps(result[agent]), flush=True)
+    return result
 
 
 # ----------------------------------------------------------------------------- report
@@ -280,12 +330,26 @@ def report(out: Path, write: Path) -> None:
         o = json.loads(ov.read_text())
         lines += [
             "",
-            f"**Wrapper overhead** (episode mode, {o['n_envs']} vectorised {o['env']}, random actions, "
-            f"{o['steps']} steps per run, median of {o['repeats']} alternating runs): "
-            f"{o['plain_ms']:.3f} ms per vectorised step without the wrapper, {o['wrapped_ms']:.3f} ms with "
-            f"it: **{100 * o['overhead']:.1f}%** (the OT of all {o['n_envs']} finished 1000-step episodes "
-            "is one batched call per episode end).",
+            f"**Wrapper overhead** (episode mode, {o['n_envs']} vectorised {o['env']}, 1000-step episodes, "
+            f"{o['steps']} steps per run, median of {o['repeats']} alternating runs, torch with "
+            f"{o['threads']} threads; the agents' recorded actions replayed open-loop). The OT of all "
+            f"{o['n_envs']} episodes that end at one step is one batched call; POT's exact `ot.emd` on one "
+            "of the same episodes is the reference solver.",
+            "",
+            "| agent | agent's OT return | env ms / vec step | with wrapper | overhead | OT ms / episode "
+            "| env ms / episode | POT emd ms / episode |",
+            "|---|---|---|---|---|---|---|---|",
         ]
+        for agent, label in (
+            ("random", "random actions (start of training)"),
+            ("expert", "SB3 expert, stochastic"),
+        ):
+            a = o[agent]
+            lines.append(
+                f"| {label} | {a['agent_return']:.1f} | {a['plain_ms']:.3f} | {a['wrapped_ms']:.3f} | "
+                f"**{100 * a['overhead']:.0f}%** | {a['ot_ms_per_episode']:.0f} | {a['env_ms_per_episode']:.0f} "
+                f"| {a['pot_emd_ms_per_episode']:.0f} |"
+            )
     write_block(write, "online_imitation", lines, "Benchmarks")
 
 

