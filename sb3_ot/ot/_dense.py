@@ -169,6 +169,14 @@ def solve_dense(
     return DenseSolution(f=f, g=g, kernel=K, n_iters=total_iters, marginal_error=err)
 
 
+def _extremes(xp, u, v) -> tuple[float, float]:
+    """Largest and smallest entry of the scalings ``u`` and ``v``: one host transfer on a GPU."""
+    if xp is np:
+        return max(float(u.max()), float(v.max())), min(float(u.min()), float(v.min()))
+    big, small = torch.stack([torch.maximum(u.max(), v.max()), torch.minimum(u.min(), v.min())]).tolist()
+    return big, small
+
+
 def _scale(xp, K, a, b, budget: int, stop_at_tol: bool, tol: float, check_every: int, max_omega: float):
     """Matrix-scaling iterations on a fixed kernel, in the array namespace ``xp`` (numpy or torch).
 
@@ -209,8 +217,7 @@ def _scale(xp, K, a, b, budget: int, stop_at_tol: bool, tol: float, check_every:
         if pad_b:
             v_new = xp.where(pos_b, v_new, 1.0)
         v = v_new if omega == 1.0 else v ** (1.0 - omega) * v_new**omega
-        big = max(float(u.max()), float(v.max()))
-        small = min(float(u.min()), float(v.min()))
+        big, small = _extremes(xp, u, v)
         if not (big < _ABSORB_AT and small > 1.0 / _ABSORB_AT):
             # Rebuild from a plan with exact rows so the caller's absorption is consistent.
             return exact_rows(v), v, it + 1, err, False

@@ -153,7 +153,8 @@ def sinkhorn(
         Zero weight marks padding, so trajectories of different lengths share one batch.
     eps : entropic regularisation on the scale of the cost as written (see module docstring).
     cost : "sqeuclidean" (``|x - y|^2``) or "cosine" (``1 - cos(x, y)``).
-    backend : "tensorized" (dense torch, O(B N M) memory), "keops" (geomloss online + KeOps,
+    backend : "tensorized" (dense torch, O(B N M) memory; on a CPU the batch is solved in
+        cache-sized chunks spread over ``torch.get_num_threads()`` threads), "keops" (geomloss online + KeOps,
         O(B (N + M)) memory) or "auto" (KeOps for large problems on CUDA, dense otherwise).
         KeOps that cannot compile falls back to "tensorized" with a warning.
     tol : L1 tolerance on the plan's marginals (weights sum to 1).

@@ -306,3 +306,23 @@ def test_cheap_zero_weight_columns_do_not_stall_the_dense_solver():
     sliced = ot.sinkhorn(x, y_far, eps=0.01, backend="tensorized", max_iter=3000)
     assert masked.n_iters < 1000 and masked.marginal_error < 1e-4
     torch.testing.assert_close(masked.row_cost, sliced.row_cost, rtol=1e-3, atol=1e-7)
+
+
+def test_scaling_iterations_agree_in_numpy_and_torch():
+    """The mat-vec loop runs on numpy views on a CPU and in torch on CUDA: one code, two namespaces."""
+    from sb3_ot.ot import _dense
+
+    rng = np.random.default_rng(12)
+    C = torch.tensor(rng.uniform(0, 1, size=(2, 30, 20)))
+    a = torch.full((2, 30), 1 / 30, dtype=torch.float64)
+    b = torch.full((2, 20), 1 / 20, dtype=torch.float64)
+    b[1, 15:] = 0.0
+    b[1] /= b[1].sum()  # padded columns
+    K = torch.exp(-C / 0.05)
+    args = (200, True, 1e-9, 4, 1.9)
+    u_np, v_np, it_np, err_np, done_np = _dense._scale(np, K.numpy(), a.numpy(), b.numpy(), *args)
+    u_t, v_t, it_t, err_t, done_t = _dense._scale(torch, K, a, b, *args)
+    assert (it_np, done_np) == (it_t, done_t) and done_t
+    np.testing.assert_allclose(u_t.numpy(), u_np, rtol=1e-10)
+    np.testing.assert_allclose(v_t.numpy(), v_np, rtol=1e-10)
+    assert err_t == pytest.approx(err_np, rel=1e-6, abs=1e-15)
