@@ -229,12 +229,18 @@ class _Relaxation:
 def _relaxed(xp, old, new, omega: float, w):
     """The over-relaxed scaling ``old^(1-omega) new^omega`` of each batch item where it does not
     lower the dual objective, else the plain update ``new`` (a safeguard that keeps every half-step
-    an ascent step: the dual gain of moving ``old`` to ``x`` is ``sum_i w_i (phi(x_i / new_i) -
-    phi(old_i / new_i))`` with ``phi(t) = log t - t``, maximal at ``x = new``)."""
-    rel = old ** (1.0 - omega) * new**omega
-    y, x = old / new, rel / new
-    gain = (w * ((xp.log(x) - x) - (xp.log(y) - y))).sum(-1)  # (B,)
-    return xp.where(gain[:, None] >= 0, rel, new)
+    an ascent step). With ``y = old / new`` and ``x = y^(1-omega)`` (the relaxed scaling over ``new``),
+    the dual gain of the relaxed step over staying at ``old`` is
+    ``sum_i w_i ((log x_i - x_i) - (log y_i - y_i)) = sum_i w_i (y_i - x_i - omega log y_i)``;
+    ``log t - t`` peaks at ``t = 1``, the plain step."""
+    y = old / new
+    log_y = xp.log(y)
+    x = xp.exp((1.0 - omega) * log_y)
+    y -= x
+    y -= omega * log_y
+    gain = (w * y).sum(-1)  # (B,)
+    x *= new
+    return xp.where(gain[:, None] >= 0, x, new)
 
 
 def _scale(
