@@ -68,13 +68,14 @@ def _gibbs(
     column that carries no mass sets the shift and the columns that do carry it underflow to the
     floor, which sends the scalings out of range at every absorption) and get the floor value.
     """
-    out = torch.sub(f[:, :, None] + g[:, None, :], C, out=out)
-    out.div_(eps)
+    # The row shift absorbs f whole: max_j (f_i + g_j - C_ij) = f_i + m_i with m_i = max_j (g_j - C_ij),
+    # so K_ij = exp((g_j - C_ij - m_i) / eps) and the new row potential is -m_i (f never enters).
     if zero_cols is not None:
-        out.masked_fill_(zero_cols[:, None, :], float("-inf"))
-    shift = out.amax(dim=2)  # (B, N): log of each row's largest entry
-    out.sub_(shift[:, :, None]).clamp_(min=_EXP_FLOOR).exp_()
-    return out, f - eps * shift
+        g = g.masked_fill(zero_cols, float("-inf"))
+    out = torch.sub(g[:, None, :], C, out=out)
+    m = out.amax(dim=2)  # (B, N)
+    out.sub_(m[:, :, None]).div_(eps).clamp_(min=_EXP_FLOOR).exp_()
+    return out, -m
 
 
 def eps_schedule(cost_range: float, eps: float, factor: float) -> list[float]:
