@@ -224,7 +224,7 @@ def overhead(env_id: str = "HalfCheetah-v5", n_envs: int = 8, steps: int = 2000,
             ot_s.append((time.perf_counter() - start) / n_envs)
         x = rewarder.features(episodes[0].obs)
         y = rewarder.experts[0]
-        cost = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1).astype(np.float64)
+        cost = pot.dist(x.astype(np.float64), y.astype(np.float64))  # the default rewarder's sqeuclidean
         for _ in range(3):
             start = time.perf_counter()
             pot.emd(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost, numItermax=10**7)

@@ -195,9 +195,9 @@ class _Relaxation:
     estimate underrates ``theta`` (the first iterations contract fastest); re-estimating lets ``w``
     climb to the optimum, by at most half its distance to 2 per window (estimates made after a
     plateau, where the error barely moved, run high). Far from the fixed point a large ``w`` can
-    overshoot: :func:`_relaxed` then takes the plain step. On expert-level HalfCheetah pairs (1000 x 1000, eps 0.01) that is
-    270-300 iterations, against 2,200-2,900 with one early estimate and a fall-back to ``w = 1``
-    whenever the error grew. The state carries over the absorptions of the scalings, which leave
+    overshoot: :func:`_relaxed` then takes the plain step. On expert-level HalfCheetah pairs
+    (1000 x 1000, eps 0.01) that is 270-300 iterations, against 2,200-2,900 with one early estimate
+    and a fall-back to ``w = 1`` whenever the error grew. The state carries over the absorptions of the scalings, which leave
     the iteration unchanged.
     """
 

@@ -7,7 +7,7 @@ import numpy as np
 import ot as pot
 import torch
 
-from ._checks import as_tensor, check_points, check_weights
+from ._checks import as_tensor, check_finite, check_points, check_weights
 
 
 def emd(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
@@ -58,8 +58,7 @@ def emd_matrix(C, a=None, b=None) -> torch.Tensor:
         raise ValueError(f"C: expected (N, M) or (B, N, M) costs, got shape {tuple(Ct.shape)}")
     batched = Ct.ndim == 3
     C3 = Ct if batched else Ct[None]
-    if not bool(torch.isfinite(C3).all()):
-        raise ValueError("C: expected finite costs, got NaN or inf")
+    check_finite(C3, "C")
     B, N, M = C3.shape
     a_w = check_weights(a, "a", B, N, C3, "N").double().cpu().numpy()
     b_w = check_weights(b, "b", B, M, C3, "M").double().cpu().numpy()

@@ -209,14 +209,15 @@ def _map_chunks(solve: Callable[[int], SinkhornResult], starts: list[int], devic
     """``[solve(s) for s in starts]``; on a CPU, spread over ``torch.get_num_threads()`` threads.
 
     Each chunk is a cache-sized Sinkhorn whose scaling iterations are single-threaded mat-vecs that
-    release the GIL, so chunks on separate cores run in parallel (1.9x on 2 cores for 8 pairs of
-    1000-step trajectories, identical results). torch runs one thread per chunk meanwhile (its pool
-    size is restored afterwards); BLAS stays single-threaded for the whole call.
+    release the GIL, so chunks on separate cores run in parallel (1.3-1.8x on 2 cores for 8 pairs of
+    1000-step HalfCheetah trajectories, measured in docs/benchmarks.md; identical results). torch runs
+    one thread per chunk meanwhile (its pool size is restored afterwards); BLAS stays single-threaded
+    for the whole call.
     """
-    workers = min(torch.get_num_threads(), len(starts)) if device.type == "cpu" else 1
+    threads = torch.get_num_threads()
+    workers = min(threads, len(starts)) if device.type == "cpu" else 1
     if workers <= 1:
         return [solve(s) for s in starts]
-    threads = torch.get_num_threads()
 
     def solve_single(s: int) -> SinkhornResult:
         torch.set_num_threads(1)

@@ -228,7 +228,9 @@ def test_emd_matrix_batched_plans_with_padding_match_pot():
         want = pot.emd2(a[k][rows] / a[k].sum(), b[k][cols] / b[k].sum(), C[k][np.ix_(rows, cols)])
         assert (P[k] * C[k]).sum() == pytest.approx(want, rel=1e-9)
     assert ot.emd_matrix(torch.tensor(C[0], dtype=torch.float32)).dtype == torch.float32  # unbatched
-    with pytest.raises(ValueError, match=r"C: expected finite costs"):
+    with pytest.raises(
+        ValueError, match=r"C: contains NaN \(first at index \(0, 0, 1\)\); expected finite values"
+    ):
         ot.emd_matrix(np.array([[0.0, np.nan]]))
     with pytest.raises(ValueError, match=r"C: expected \(N, M\) or \(B, N, M\)"):
         ot.emd_matrix(np.ones(3))
