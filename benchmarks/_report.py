@@ -1,4 +1,4 @@
-"""What every benchmark report shares: the machine line and replacing its marked block in a markdown file."""
+"""What every benchmark report shares: the machine lines and replacing its marked block in a markdown file."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import torch
+
+from sb3_ot._files import write_text
 
 
 def machine() -> str:
@@ -23,6 +25,17 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
+def accelerator(device: torch.device) -> str:
+    """The GPU behind ``device`` (name, memory, CUDA version), or ``"no GPU"``."""
+    if device.type != "cuda":
+        return "no GPU"
+    props = torch.cuda.get_device_properties(device)
+    return (
+        f"{torch.cuda.get_device_name(device)}, {props.total_memory / 2**30:.0f} GiB, "
+        f"CUDA {torch.version.cuda}"
+    )
+
+
 def write_block(path: Path, name: str, lines: list[str], title: str) -> None:
     """Put ``lines`` between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path`` (atomically).
 
@@ -32,6 +45,4 @@ def write_block(path: Path, name: str, lines: list[str], title: str) -> None:
     text = path.read_text() if path.exists() else f"# {title}\n\n"
     pattern = re.compile(rf"<!-- {name}:start -->.*?<!-- {name}:end -->\n", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text(path, text)  # the project's one atomic writer: a crash leaves the old file or the new one

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from _report import machine, write_block
 
+from sb3_ot._files import atomic_write, write_text
 from sb3_ot.imitate import METHODS, ImitateConfig, run_imitate
 
 DEFAULT_ENVS = [
@@ -81,8 +82,8 @@ def run(
         res = run_imitate(cfg)
         finals = {name: [run[-1][2] for run in runs] for name, runs in res["curves"].items()}
         img = ROOT / "docs" / "img" / f"imitation_{env}.png"
-        img.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(res["learning_curves_png"], img)
+        with atomic_write(img) as tmp:
+            shutil.copyfile(res["learning_curves_png"], tmp)
         results.append(
             dict(
                 env=env,
@@ -94,10 +95,7 @@ def run(
                 img=str(img),
             )
         )
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = done_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1))
-        tmp.replace(done_file)
+        write_text(done_file, json.dumps(results, indent=1))  # atomic: --resume never reads half a file
         print(
             f"{env} {cfg.dataset}: "
             + ", ".join(f"{k} {np.mean(v):.1f} ± {_se(v):.1f}" for k, v in finals.items()),

@@ -21,7 +21,9 @@ invocations, so an interrupted benchmark continues where it stopped; ``--jobs`` 
 ``--overhead`` measures the wrapper's cost per env step: 8 vectorised MuJoCo envs (HalfCheetah-v5,
 1000-step episodes) stepped with and without ``OTRewardVecEnvWrapper(mode="episode")``, alternating,
 median of the repeats, for a random agent and for the SB3 expert's stochastic policy (see
-:func:`overhead`).
+:func:`overhead`; ``--overhead-steps 1000 --overhead-repeats 1 --overhead-agents random`` is a quick
+look). Its pieces (:func:`record`, :func:`time_replays`, :func:`replay_ot_rewards`) also serve
+``gpu_check.py``.
 
 Usage (the commands behind docs/benchmarks.md):
   python benchmarks/online_imitation.py --env Pendulum-v1 --steps 30000 --runs sac:ot-episode sac:ot-step sac:true --jobs 2
@@ -36,12 +38,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from sb3_ot._files import atomic_write, write_text
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
+
+    from sb3_ot.data.trajectory import Trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / ".cache" / "online_imitation"
@@ -152,14 +163,92 @@ def run_and_save(args: tuple) -> Path:
     out, env_id, algo, reward, seed, steps, eval_every = args
     path = result_path(out, env_id, algo, reward, seed, steps)
     result = train_one(env_id, algo, reward, seed, steps, eval_every)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(result))
     print(f"{path.name}: final score {result['final_score']:.1f} in {result['seconds']:.0f} s", flush=True)
     return path
 
 
-def overhead(env_id: str = "HalfCheetah-v5", n_envs: int = 8, steps: int = 2000, repeats: int = 9) -> dict:
+@dataclass
+class Recording:
+    """One agent's open-loop replay material: the actions of every vectorised step from reset seed
+    ``seed``, the episodes they produced (env by env, each ``episode_steps`` long) and the last observation."""
+
+    actions: list[np.ndarray]
+    episodes: list[Trajectory]
+    last_obs: np.ndarray
+    seed: int
+
+
+def record(
+    venv: VecEnv, act: Callable[[np.ndarray], np.ndarray], steps: int, episode_steps: int, seed: int = 0
+) -> Recording:
+    """Step ``venv`` (reset with ``seed``) ``steps`` times with ``act(obs)`` and keep what a replay needs.
+
+    ``steps`` must be a multiple of ``episode_steps``, and the env must not end episodes early
+    (HalfCheetah does not): every env's episodes then end together, at the time limit."""
+    from sb3_ot.data.trajectory import Trajectory
+
+    venv.seed(seed)
+    obs = venv.reset()
+    actions, observations = [], [[o] for o in obs]
+    for _ in range(steps):
+        a = act(obs)
+        obs, _, dones, infos = venv.step(a)
+        actions.append(a)
+        for i in range(venv.num_envs):  # a finished episode's last state, then the next one's first
+            observations[i] += [infos[i]["terminal_observation"], obs[i]] if dones[i] else [obs[i]]
+    n = episode_steps + 1
+    episodes = [
+        Trajectory(np.stack(o[k * n : (k + 1) * n]), None, terminated=False)
+        for o in observations
+        for k in range(steps // episode_steps)
+    ]
+    return Recording(actions, episodes, obs, seed)
+
+
+def time_replays(arms: dict[str, VecEnv], rec: Recording, repeats: int, sync: Callable[[], None]) -> dict:
+    """Median seconds per vectorised step of each arm replaying ``rec``'s actions from its reset seed.
+
+    The arms alternate within every repeat, so a slow spell of a shared machine hits them alike;
+    ``sync()`` runs before each clock read (``torch.cuda.synchronize`` for a rewarder on a GPU).
+    Raises if a replay leaves the recorded states (MuJoCo is deterministic: it should not)."""
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(repeats):
+        for name, venv in arms.items():
+            venv.seed(rec.seed)
+            venv.reset()
+            sync()
+            start = time.perf_counter()
+            for a in rec.actions:
+                last = venv.step(a)[0]
+            sync()
+            times[name].append((time.perf_counter() - start) / len(rec.actions))
+            if not np.allclose(last, rec.last_obs):
+                raise RuntimeError(f"the open-loop replay of {name!r} left the recorded states")
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def replay_ot_rewards(wrapped: VecEnv, rec: Recording) -> list[np.ndarray]:
+    """The ``info["ot_rewards"]`` an episode-mode wrapper emits when ``rec`` is replayed through it, in
+    the order of ``rec.episodes`` (env by env)."""
+    wrapped.claim_ot_rewards()  # read here, from the infos
+    wrapped.seed(rec.seed)
+    wrapped.reset()
+    per_env: list[list[np.ndarray]] = [[] for _ in range(wrapped.num_envs)]
+    for a in rec.actions:
+        for i, info in enumerate(wrapped.step(a)[3]):
+            if "ot_rewards" in info:
+                per_env[i].append(info["ot_rewards"])
+    return [r for rewards in per_env for r in rewards]
+
+
+def overhead(
+    env_id: str = "HalfCheetah-v5",
+    n_envs: int = 8,
+    steps: int = 2000,
+    repeats: int = 9,
+    agents: Sequence[str] = ("random", "expert"),
+) -> dict:
     """Seconds per vectorised step with and without the episode-mode wrapper, alternating runs, for
     two agents: uniform random actions (the start of training) and the SB3 expert's stochastic policy
     (the end of training, where the agent's states are close to the demonstration's).
@@ -175,61 +264,40 @@ def overhead(env_id: str = "HalfCheetah-v5", n_envs: int = 8, steps: int = 2000,
     from stable_baselines3.common.env_util import make_vec_env
 
     from sb3_ot.data.envs import make_env
-    from sb3_ot.data.trajectory import Trajectory
     from sb3_ot.wrappers import OTRewardVecEnvWrapper
 
     demo, run = demonstration(env_id)
     model = run.load_policy("expert")
     plain = make_vec_env(lambda: make_env(env_id), n_envs, seed=0)
     wrapped = OTRewardVecEnvWrapper(make_vec_env(lambda: make_env(env_id), n_envs, seed=0), demo)
+    wrapped.claim_ot_rewards()  # nothing trains on the rewards here: timing only, no warning wanted
     rewarder = wrapped.rewarder
     rng = np.random.default_rng(0)
     torch.manual_seed(0)  # the expert policy's sampled actions
     result: dict = dict(
         env=env_id, n_envs=n_envs, steps=steps, repeats=repeats, threads=torch.get_num_threads()
     )
-    for agent in ("random", "expert"):
-        plain.seed(0)
-        obs = plain.reset()
-        actions, observations = [], [[o] for o in obs]
-        for _ in range(steps):
-            if agent == "random":
-                act = rng.uniform(-1, 1, (n_envs, *plain.action_space.shape)).astype(np.float32)
-            else:
-                act, _ = model.predict(obs, deterministic=False)
-            obs, _, dones, infos = plain.step(act)
-            actions.append(act)
-            for i in range(n_envs):  # a finished episode's last state, then the next one's first
-                observations[i] += [infos[i]["terminal_observation"], obs[i]] if dones[i] else [obs[i]]
-        episodes = [
-            Trajectory(np.stack(o[k * 1001 : (k + 1) * 1001]), None, terminated=False)
-            for o in observations
-            for k in range(steps // 1000)
-        ]
-        times: dict[str, list[float]] = {"plain": [], "wrapped": []}
-        for _ in range(repeats):
-            for name, venv in (("plain", plain), ("wrapped", wrapped)):
-                venv.seed(0)
-                venv.reset()
-                start = time.perf_counter()
-                for a in actions:
-                    last = venv.step(a)[0]
-                times[name].append((time.perf_counter() - start) / steps)
-            if not np.allclose(last, obs):
-                raise RuntimeError("the open-loop replay left the recorded states")
+    acts = {
+        "random": lambda obs: rng.uniform(-1, 1, (n_envs, *plain.action_space.shape)).astype(np.float32),
+        "expert": lambda obs: model.predict(obs, deterministic=False)[0],
+    }
+    for agent in agents:
+        rec = record(plain, acts[agent], steps, episode_steps=1000)
+        times = time_replays({"plain": plain, "wrapped": wrapped}, rec, repeats, sync=lambda: None)
         ot_s, exact_s = [], []
         for _ in range(3):
             start = time.perf_counter()
-            rewarder.rewards(episodes[:n_envs])
+            rewarder.rewards(rec.episodes[:n_envs])
             ot_s.append((time.perf_counter() - start) / n_envs)
-        x = rewarder.features(episodes[0].obs)
-        y = rewarder.experts[0]
-        cost = pot.dist(x.astype(np.float64), y.astype(np.float64))  # the default rewarder's sqeuclidean
+        # the rewarder's features are tensors on its device; POT wants float64 arrays
+        x = rewarder.features(rec.episodes[0].obs).double().cpu().numpy()
+        y = rewarder.experts[0].double().cpu().numpy()
+        cost = pot.dist(x, y)  # the default rewarder's sqeuclidean
         for _ in range(3):
             start = time.perf_counter()
             pot.emd(np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y)), cost, numItermax=10**7)
             exact_s.append(time.perf_counter() - start)
-        plain_s, wrapped_s = float(np.median(times["plain"])), float(np.median(times["wrapped"]))
+        plain_s, wrapped_s = times["plain"], times["wrapped"]
         result[agent] = dict(
             plain_ms=1e3 * plain_s,
             wrapped_ms=1e3 * wrapped_s,
@@ -237,7 +305,7 @@ def overhead(env_id: str = "HalfCheetah-v5", n_envs: int = 8, steps: int = 2000,
             ot_ms_per_episode=1e3 * float(np.median(ot_s)),
             pot_emd_ms_per_episode=1e3 * float(np.median(exact_s)),
             env_ms_per_episode=1e3 * plain_s * 1000 / n_envs,
-            agent_return=float(np.mean([r.sum() for r in rewarder.rewards(episodes)])),
+            agent_return=float(np.mean([r.sum() for r in rewarder.rewards(rec.episodes)])),
         )
         print(agent, json.dumps(result[agent]), flush=True)
     return result
@@ -279,8 +347,8 @@ def plot(results: list[dict], path: Path, env_id: str, algo: str) -> None:
     ax.set_title(f"{algo.upper()} on {env_id}: 1 demo, env reward unseen", fontsize=10)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path.with_suffix(".tmp.png"), dpi=110)
-    os.replace(path.with_suffix(".tmp.png"), path)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
@@ -345,6 +413,8 @@ def report(out: Path, write: Path) -> None:
             ("random", "random actions (start of training)"),
             ("expert", "SB3 expert, stochastic"),
         ):
+            if agent not in o:  # run with --overhead-agents naming the other one only
+                continue
             a = o[agent]
             lines.append(
                 f"| {label} | {a['agent_return']:.1f} | {a['plain_ms']:.3f} | {a['wrapped_ms']:.3f} | "
@@ -364,6 +434,14 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--overhead", action="store_true")
+    p.add_argument(
+        "--overhead-steps",
+        type=int,
+        default=2000,
+        help="vectorised steps per timed run: a multiple of the 1000-step episode",
+    )
+    p.add_argument("--overhead-repeats", type=int, default=9)
+    p.add_argument("--overhead-agents", nargs="+", default=["random", "expert"], choices=["random", "expert"])
     p.add_argument("--report", type=Path, default=None, help="write the table of all saved runs here")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -382,8 +460,10 @@ def main() -> None:
             for item in todo:
                 run_and_save(item)
     if args.overhead:
-        result = overhead()
-        (args.out / "overhead.json").write_text(json.dumps(result))
+        result = overhead(
+            steps=args.overhead_steps, repeats=args.overhead_repeats, agents=args.overhead_agents
+        )
+        write_text(args.out / "overhead.json", json.dumps(result))
         print(json.dumps(result, indent=1))
     if args.report:
         report(args.out, args.report)

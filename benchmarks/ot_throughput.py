@@ -35,8 +35,8 @@ REFERENCE_ERRORS: list[float] = []  # POT's final marginal error (2-norm) for ev
 STOP_LADDER = [1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7, 1e-7]
 
 
-def halfcheetah_states(n: int, seed: int) -> np.ndarray:
-    """(n, T+1, 17) HalfCheetah-v5 states under scripted sinusoidal gaits with action noise."""
+def halfcheetah_states(n: int, seed: int, steps: int = T) -> np.ndarray:
+    """(n, steps+1, 17) HalfCheetah-v5 states under scripted sinusoidal gaits with action noise (seeded)."""
     env = gym.make("HalfCheetah-v5")
     rng = np.random.default_rng(seed)
     out = []
@@ -45,7 +45,7 @@ def halfcheetah_states(n: int, seed: int) -> np.ndarray:
         freq, phase = rng.uniform(0.5, 2.0), rng.uniform(0, 2 * np.pi, 6)
         amp, noise = rng.uniform(0.3, 1.0, 6), rng.uniform(0.0, 0.6)
         states = [obs]
-        for t in range(T):
+        for t in range(steps):
             act = amp * np.sin(2 * np.pi * freq * t * env.unwrapped.dt + phase) + noise * rng.normal(size=6)
             obs, *_ = env.step(np.clip(act, -1, 1))
             states.append(obs)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ import torch
 from _report import machine, write_block
 from ot_throughput import halfcheetah_states
 
+from sb3_ot._files import atomic_write
 from sb3_ot.data import Trajectory
 from sb3_ot.encoders import ICVFEncoder
 from sb3_ot.rewards import AILOTRewarder, relabel_for_offline
@@ -37,26 +40,39 @@ from sb3_ot.rewards import AILOTRewarder, relabel_for_offline
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
+def _chunk(seed: int) -> np.ndarray:
+    return halfcheetah_states(100, seed=seed)
+
+
 def states(n_episodes: int) -> np.ndarray:
-    """(n_episodes, 1001, 17) float32 HalfCheetah states, cached on disk."""
+    """(n_episodes, 1001, 17) float32 HalfCheetah states, cached on disk.
+
+    Generated in chunks of 100 episodes (chunk ``s`` seeded by ``s``), one process per chunk up to
+    the CPU count: the same states as a serial run, faster on the many-core hosts of GPUs (1M steps
+    took 33 s with two processes on a 2-core machine).
+    """
     path = CACHE / f"halfcheetah_sinusoid_{n_episodes}.npz"
     if path.exists():
         return np.load(path)["states"]
     t0 = time.perf_counter()
-    out = np.concatenate([halfcheetah_states(100, seed=s) for s in range((n_episodes + 99) // 100)])
-    out = out[:n_episodes].astype(np.float32)
-    CACHE.mkdir(exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, states=out)
-    tmp.replace(path)
+    seeds = list(range((n_episodes + 99) // 100))
+    workers = min(len(seeds), os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            chunks = list(pool.map(_chunk, seeds))
+    else:
+        chunks = [_chunk(s) for s in seeds]
+    out = np.concatenate(chunks)[:n_episodes].astype(np.float32)
+    with atomic_write(path) as tmp:
+        np.savez(tmp, states=out)
     print(f"generated {out.shape} states in {time.perf_counter() - t0:.0f} s", flush=True)
     return out
 
 
 def pot_rewards(rewarder: AILOTRewarder, obs: np.ndarray, method: str, stop: float) -> np.ndarray:
     """AILOT rewards of one episode from POT on the same features, alignment and eps (one pair)."""
-    x = rewarder.features(obs).astype(np.float64)
-    y = rewarder.experts[0].astype(np.float64)
+    x = rewarder.features(obs).double().cpu().numpy()  # features are tensors on the rewarder's device
+    y = rewarder.experts[0].double().cpu().numpy()
     j1 = int(((y - x[0]) ** 2).sum(1).argmin())  # start alignment, as the rewarder does
     y = y[j1:]
     C = pot.dist(x, y)

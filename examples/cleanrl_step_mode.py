@@ -34,6 +34,28 @@ def mlp(n_in: int, n_out: int) -> nn.Sequential:
     )
 
 
+def ddpg_update(nets, opts, sample, *, high: float, gamma: float, tau: float, update_actor: bool) -> None:
+    """One DDPG step on a sampled batch: the critic every call, the actor and targets when asked."""
+    actor, critic, actor_t, critic_t = nets
+    opt_a, opt_c = opts
+    o, a, r, o2, d = sample
+    with torch.no_grad():
+        a2 = high * torch.tanh(actor_t(o2))
+        target = r + gamma * (1 - d) * critic_t(torch.cat([o2, a2], 1))
+    loss_c = F.mse_loss(critic(torch.cat([o, a], 1)), target)
+    opt_c.zero_grad()
+    loss_c.backward()
+    opt_c.step()
+    if update_actor:
+        loss_a = -critic(torch.cat([o, high * torch.tanh(actor(o))], 1)).mean()
+        opt_a.zero_grad()
+        loss_a.backward()
+        opt_a.step()
+        for net, tgt in ((actor, actor_t), (critic, critic_t)):
+            for w, w_t in zip(net.parameters(), tgt.parameters(), strict=True):
+                w_t.data.mul_(1 - tau).add_(tau * w.data)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
@@ -51,6 +73,7 @@ def main() -> None:
     actor, critic = mlp(obs_dim, act_dim), mlp(obs_dim + act_dim, 1)
     actor_t, critic_t = copy.deepcopy(actor), copy.deepcopy(critic)
     opt_a, opt_c = torch.optim.Adam(actor.parameters(), 3e-4), torch.optim.Adam(critic.parameters(), 3e-4)
+    nets, opts = (actor, critic, actor_t, critic_t), (opt_a, opt_c)
     buf = {
         k: np.zeros((steps, n), np.float32)
         for k, n in (("o", obs_dim), ("a", act_dim), ("r", 1), ("o2", obs_dim), ("d", 1))
@@ -77,22 +100,8 @@ def main() -> None:
             obs, _ = env.reset()
         if t >= learning_starts:
             idx = rng.integers(0, t + 1, batch)
-            o, a, r, o2, d = (torch.as_tensor(buf[k][idx]) for k in ("o", "a", "r", "o2", "d"))
-            with torch.no_grad():
-                a2 = high * torch.tanh(actor_t(o2))
-                target = r + gamma * (1 - d) * critic_t(torch.cat([o2, a2], 1))
-            loss_c = F.mse_loss(critic(torch.cat([o, a], 1)), target)
-            opt_c.zero_grad()
-            loss_c.backward()
-            opt_c.step()
-            if t % 2 == 0:
-                loss_a = -critic(torch.cat([o, high * torch.tanh(actor(o))], 1)).mean()
-                opt_a.zero_grad()
-                loss_a.backward()
-                opt_a.step()
-                for net, tgt in ((actor, actor_t), (critic, critic_t)):
-                    for w, w_t in zip(net.parameters(), tgt.parameters(), strict=True):
-                        w_t.data.mul_(1 - tau).add_(tau * w.data)
+            sample = [torch.as_tensor(buf[k][idx]) for k in ("o", "a", "r", "o2", "d")]
+            ddpg_update(nets, opts, sample, high=high, gamma=gamma, tau=tau, update_actor=t % 2 == 0)
     last = returns[-5:] or [(ot_return, env_return)]
     print(
         f"DDPG + step-mode OT reward, {steps} steps, {len(returns)} episodes; last {len(last)}: "

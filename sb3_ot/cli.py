@@ -61,7 +61,7 @@ def _couple(args: argparse.Namespace) -> int:
 
 
 def _dataset_build(args: argparse.Namespace) -> int:
-    from sb3_ot.data.datasets import build_dataset, dataset_info
+    from sb3_ot.datasets import build_dataset, dataset_info
 
     ds = build_dataset(
         args.env,
@@ -79,7 +79,7 @@ def _dataset_build(args: argparse.Namespace) -> int:
 
 
 def _dataset_list(args: argparse.Namespace) -> int:
-    from sb3_ot.data.datasets import dataset_info, list_datasets
+    from sb3_ot.datasets import dataset_info, list_datasets
 
     ids = list_datasets(args.data_path)
     if not ids:
@@ -108,7 +108,7 @@ def _print_info(info: dict) -> None:
 def _dataset_info(args: argparse.Namespace) -> int:
     import json
 
-    from sb3_ot.data.datasets import dataset_info
+    from sb3_ot.datasets import dataset_info
 
     info = dataset_info(args.id, args.data_path)
     if args.json:
@@ -119,7 +119,7 @@ def _dataset_info(args: argparse.Namespace) -> int:
 
 
 def _dataset_suite(args: argparse.Namespace) -> int:
-    from sb3_ot.data.datasets import build_suite
+    from sb3_ot.datasets import build_suite
 
     times = build_suite(args.name, seed=args.seed, data_path=args.data_path, progress=not args.quiet)
     for did, secs in times.items():
@@ -154,21 +154,21 @@ def imitate_config(args: argparse.Namespace):
 
 
 def _imitate(args: argparse.Namespace) -> int:
-    import logging
-
-    import structlog
-
+    try:  # every setting is checked before any dataset is built or expert trained
+        cfg = imitate_config(args)
+    except ValueError as err:
+        print(f"sb3-ot imitate: error: {err}", file=sys.stderr)
+        return 2
     from sb3_ot.imitate import run_imitate
+    from sb3_ot.integrations.d3rlpy import quiet_d3rlpy_logs
 
-    # d3rlpy logs every epoch's metrics and model build through structlog; the job prints its own
-    # progress bars and table, so the command keeps only d3rlpy's errors.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    run_imitate(imitate_config(args))
+    quiet_d3rlpy_logs()
+    run_imitate(cfg)
     return 0
 
 
 def _add_dataset_commands(sub: argparse._SubParsersAction) -> None:
-    from sb3_ot.data.datasets import KINDS, SUITES
+    from sb3_ot.datasets.kinds import KINDS, SUITES
 
     p = sub.add_parser("dataset", help="build and inspect local D4RL-style Minari datasets")
     dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)

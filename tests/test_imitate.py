@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from sb3_ot.cli import build_parser, imitate_config
+import numpy as np
+import pytest
+
+from sb3_ot.cli import build_parser, imitate_config, main
 from sb3_ot.imitate import ImitateConfig, run_imitate
 
 
@@ -83,3 +86,27 @@ def test_imitate_runs_end_to_end_and_writes_table_plots_and_wandb(tmp_path, monk
     for png in ("learning_curves.png", "coupling.png"):
         assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
     assert list((tmp_path / "out" / "wandb").glob("offline-run-*"))
+
+
+def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
+    """`--experts 0` or `--steps -5` used to start a 20k-step expert training before failing."""
+    monkeypatch.setenv("SB3_OT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    assert main(["imitate", "Pendulum-v1", "--experts", "0"]) == 2
+    assert (
+        "sb3-ot imitate: error: ImitateConfig: experts must be a positive int; got 0"
+        in capsys.readouterr().err
+    )
+    assert main(["imitate", "Pendulum-v1", "--steps", "-5"]) == 2
+    assert "ImitateConfig: steps must be a positive int; got -5" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists() and not (tmp_path / "minari").exists()  # nothing was built
+    with pytest.raises(
+        ValueError, match=r"ImitateConfig: rewarders must be one of \['ailot', 'otr', 'true'\]"
+    ):
+        ImitateConfig(rewarders=("gail",))
+    with pytest.raises(ValueError, match="ImitateConfig: dataset must be one of"):
+        ImitateConfig(dataset="medium_replay")
+    with pytest.raises(ValueError, match="ImitateConfig: ailot_eps must be a finite number"):
+        ImitateConfig(ailot_eps=float("nan"))
+    cfg = ImitateConfig(experts=np.int64(2), seeds=[np.int64(3)])  # numpy integers are ints
+    assert type(cfg.experts) is int and cfg.seeds == (3,)

@@ -42,3 +42,33 @@ def test_current_install_imports():
     out = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, cwd="/")
     assert out.returncode == 0, out.stderr
     assert Path(out.stdout.strip()).parent.name == "wrappers"
+
+
+HEAVY = ("stable_baselines3", "minari", "d3rlpy", "gym", "gymnasium", "torch")
+
+
+def _loaded(code: str) -> tuple[set[str], str]:
+    """Top-level packages loaded by ``code`` in a fresh interpreter, and its stderr."""
+    probe = f"import sys\n{code}\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.strip().splitlines()[-1].split()), out.stderr
+
+
+def test_the_core_imports_no_rl_framework():
+    """The OT engine, encoders and rewarders load without SB3, Minari, d3rlpy or gym(nasium)."""
+    for module in ("sb3_ot.ot", "sb3_ot.rewards", "sb3_ot.encoders", "sb3_ot.data", "sb3_ot.nn"):
+        loaded, _ = _loaded(f"import {module}")
+        assert not loaded & set(HEAVY[:-1]), f"{module} imports {sorted(loaded & set(HEAVY[:-1]))}"
+
+
+def test_help_is_light_and_quiet():
+    """`sb3-ot --help` imports no torch or RL framework and prints nothing on stderr."""
+    loaded, err = _loaded(
+        "from sb3_ot.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+    assert err == ""
+    for argv in (["dataset", "build", "--help"], ["imitate", "--help"]):
+        out = subprocess.run([sys.executable, "-m", "sb3_ot.cli", *argv], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stderr == "" and "usage" in out.stdout

@@ -95,8 +95,17 @@ class OTRewardCallback(BaseCallback):
                 f"OTRewardCallback: expected an SB3 off-policy or on-policy algorithm; got {type(self.model).__name__}"
             )
         self._vec_source = vec_source
+        self._claim(env, vec_source)
         if len(self._positions) != env.num_envs:
             self._positions = [[] for _ in range(env.num_envs)]
+
+    @staticmethod
+    def _claim(env: VecEnv, vec_source: OTRewardVecEnvWrapper | None) -> None:
+        """Tell the wrappers their rewards are read here (they warn at the first episode otherwise)."""
+        if vec_source is not None:
+            vec_source.claim_ot_rewards()
+        else:
+            env.env_method("claim_ot_rewards")
 
     def _on_training_start(self) -> None:
         if self.model.num_timesteps == 0:  # learn() reset the env: every episode starts afresh

@@ -83,7 +83,7 @@ def relabel_dataset(
         ds = dataset if isinstance(dataset, minari.MinariDataset) else None
         trajectories = load_trajectories(dataset, data_path=None if ds is not None else data_path)
         if ds is None:
-            from sb3_ot.data.minari_io import _open_dataset
+            from sb3_ot.data.minari_io import open_dataset as _open_dataset
 
             ds = _open_dataset(dataset, data_path)
         env = ds.spec.env_spec

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.encoders import NormalizedStateEncoder
 from sb3_ot.rewards import OTRewarder
 
-__all__ = ["OTRewardWrapper", "default_rewarder", "flat_obs_space"]
+__all__ = ["OTRewardWrapper", "UnclaimedRewardWarning", "default_rewarder", "flat_obs_space"]
 
 Mode = Literal["episode", "step"]
 
@@ -40,18 +42,21 @@ def flat_obs_space(space: spaces.Space, obs_key: str | None, func: str) -> tuple
 
 
 #: Smallest per-dimension standard deviation of the default rewarder's standardisation, in observation
-#: units. An expert that holds a dimension nearly constant (InvertedDoublePendulum balances at a fixed
-#: point: stds of 3e-5) would otherwise put every other value at costs of 1e7, where every reward is 0
-#: and Sinkhorn cannot converge. Pendulum's expert stds (0.26 to 1.5) are above it.
+#: units. An expert that holds a dimension nearly constant (a balancing pendulum) would otherwise put
+#: every other value so far away that every reward is 0 and Sinkhorn cannot converge
+#: (docs/benchmarks.md has the InvertedDoublePendulum case).
 DEFAULT_MIN_STD = 0.25
 
 
-def default_rewarder(obs_key: str | None = None, mode: Mode = "episode") -> OTRewarder:
+def default_rewarder(
+    obs_key: str | None = None, mode: Mode = "episode", device: str | torch.device | None = None
+) -> OTRewarder:
     """The online default: squared Euclidean OT on states standardised by the expert's statistics
     (each dimension's std floored at :data:`DEFAULT_MIN_STD`), ``r_i = exp(-5 T c_i)`` (OTR's beta = 5
     on a per-dimension cost). ``mode="step"`` solves its small prefix problems exactly
-    (``solver="exact"``: about 2 ms per 200-step Pendulum prefix, against about 20 ms for Sinkhorn at
-    eps 0.01); ``"episode"`` uses the batched Sinkhorn engine, annealing eps (``eps_scaling=4``).
+    (``solver="exact"``, faster than Sinkhorn at small eps for a few hundred steps); ``"episode"`` uses
+    the batched Sinkhorn engine, annealing eps (``eps_scaling=4``).
+    ``device`` is where the features, the OT and the rewards are computed (default: the CPU).
     """
     return OTRewarder(
         NormalizedStateEncoder(obs_key=obs_key, min_std=DEFAULT_MIN_STD),
@@ -59,20 +64,31 @@ def default_rewarder(obs_key: str | None = None, mode: Mode = "episode") -> OTRe
         scale=5.0,
         obs_key=obs_key,
         solver="exact" if mode == "step" else "sinkhorn",
-        eps_scaling=4.0,  # a falling IDP's states cost up to 3e4 eps: 30-50 iterations instead of 500-750
+        eps_scaling=4.0,  # states far from a near-static expert cost many times eps: anneal down to it
+        device=device,
     )
 
 
 def setup_rewarder(
-    space: spaces.Space, expert: Any, rewarder: OTRewarder | None, mode: str, obs_key: str | None, func: str
+    space: spaces.Space,
+    expert: Any,
+    rewarder: OTRewarder | None,
+    mode: str,
+    obs_key: str | None,
+    func: str,
+    device: str | torch.device | None = None,
 ) -> tuple[str | None, int, OTRewarder]:
     """What both OT reward wrappers start with: the mode checked, the observation key and size
-    (:func:`flat_obs_space`), the rewarder (default: :func:`default_rewarder`) given the expert, and
-    the expert's observation size checked against the env's. Errors name ``func``."""
+    (:func:`flat_obs_space`), the rewarder (default: :func:`default_rewarder` on ``device``) given the
+    expert, and the expert's observation size checked against the env's. Errors name ``func``."""
     if mode not in ("episode", "step"):
-        raise ValueError(f"mode: expected 'episode' or 'step'; got {mode!r}")
+        raise ValueError(f"{func}: mode must be 'episode' or 'step'; got {mode!r}")
+    if rewarder is not None and device is not None:
+        raise ValueError(
+            f"{func}: device is for the default rewarder; give it to the rewarder you pass instead"
+        )
     key, obs_dim = flat_obs_space(space, obs_key, func)
-    rewarder = rewarder if rewarder is not None else default_rewarder(key, mode)  # type: ignore[arg-type]
+    rewarder = rewarder if rewarder is not None else default_rewarder(key, mode, device)  # type: ignore[arg-type]
     rewarder.set_expert(expert)
     expert_dim = rewarder.encoder.obs_dim
     if expert_dim != obs_dim:
@@ -82,6 +98,21 @@ def setup_rewarder(
             "give demonstrations of this env (and obs_key for Dict observations)"
         )
     return key, obs_dim, rewarder
+
+
+class UnclaimedRewardWarning(UserWarning):
+    """Episode-mode OT rewards were computed but nothing has said it reads them."""
+
+
+def warn_unclaimed(func: str) -> None:
+    warnings.warn(
+        f"{func}(mode='episode'): step() returns reward 0 and the episode's OT rewards are in "
+        "info['ot_rewards'], but nothing has claimed them, so a learner that reads only the reward trains "
+        "on zeros. With SB3 pass callback=OTRewardCallback() to learn(); a loop that reads "
+        "info['ot_rewards'] itself calls claim_ot_rewards() on the wrapper first; or use mode='step'.",
+        UnclaimedRewardWarning,
+        stacklevel=3,
+    )
 
 
 def finite_obs(obs: Any, key: str | None, t: int, func: str) -> np.ndarray:
@@ -112,14 +143,17 @@ class OTRewardWrapper(gym.Wrapper):
         writes them into the replay or rollout buffer; other learners read them from the info.
         ``"step"``: a causal reward returned by every ``step()``: the reward of the newest transition when
         the episode so far (``t`` transitions) is transported onto the expert's first ``t`` steps
-        (:meth:`OTRewarder.prefix_rewards`). It costs one ``t x min(t, M)`` OT problem at step ``t``:
-        the default rewarder solves it exactly, about 2 ms per step on average over a 200-step Pendulum
-        episode on a CPU (measured in ``docs/benchmarks.md``); a Sinkhorn rewarder at eps 0.01 takes
-        about 10x longer.
+        (:meth:`OTRewarder.prefix_rewards`). It costs one ``t x min(t, M)`` OT problem at step ``t``,
+        which the default rewarder solves exactly (timings in ``docs/benchmarks.md``).
     obs_key : str, optional
         Key of Dict observations.
+    device : str or torch.device, optional
+        Where the default rewarder computes (features, OT, rewards); default the CPU. A rewarder you
+        pass carries its own ``device``.
 
-    The env's own reward is kept in ``info["env_reward"]``.
+    The env's own reward is kept in ``info["env_reward"]``. In episode mode, a warning is given once, at
+    the first finished episode, if nothing has claimed the rewards (:meth:`claim_ot_rewards`, which
+    :class:`~sb3_ot.wrappers.OTRewardCallback` calls).
     """
 
     def __init__(
@@ -130,13 +164,19 @@ class OTRewardWrapper(gym.Wrapper):
         *,
         mode: Mode = "episode",
         obs_key: str | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
         super().__init__(env)
         self.obs_key, self.obs_dim, self.rewarder = setup_rewarder(
-            env.observation_space, expert, rewarder, mode, obs_key, "OTRewardWrapper"
+            env.observation_space, expert, rewarder, mode, obs_key, "OTRewardWrapper", device
         )
         self.mode: Mode = mode
+        self.ot_rewards_claimed = False
         self._obs: list[np.ndarray] = []
+
+    def claim_ot_rewards(self) -> None:
+        """Say that something reads ``info["ot_rewards"]`` (silences the unclaimed-rewards warning)."""
+        self.ot_rewards_claimed = True
 
     @property
     def ot_reward_mode(self) -> Mode:
@@ -164,6 +204,9 @@ class OTRewardWrapper(gym.Wrapper):
                 rewards = self.rewarder.rewards([traj])[0]
                 info["ot_rewards"] = rewards
                 info["ot_return"] = float(rewards.sum())
+                if not self.ot_rewards_claimed:
+                    warn_unclaimed("OTRewardWrapper")
+                    self.ot_rewards_claimed = True  # once
         return obs, reward, terminated, truncated, info
 
     def unfinished_rewards(self) -> np.ndarray:

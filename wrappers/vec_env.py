@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.rewards import OTRewarder
-from sb3_ot.wrappers.env import Mode, finite_obs, setup_rewarder
+from sb3_ot.wrappers.env import Mode, finite_obs, setup_rewarder, warn_unclaimed
 
 __all__ = ["OTRewardVecEnvWrapper"]
 
@@ -18,6 +20,23 @@ __all__ = ["OTRewardVecEnvWrapper"]
 def _env_obs(obs: Any, i: int, key: str | None) -> Any:
     """Env ``i``'s observation out of a batched VecEnv observation (array or dict of arrays)."""
     return obs[key][i] if key is not None else obs[i]
+
+
+def _check_venv(venv: Any) -> None:
+    if isinstance(venv, VecEnv):
+        return
+    if isinstance(venv, gym.vector.VectorEnv):
+        raise ValueError(
+            f"OTRewardVecEnvWrapper: venv is a gymnasium vector env ({type(venv).__name__}, e.g. from "
+            "gymnasium.make_vec); SB3 trains on its own VecEnv API, which this wrapper extends. Build the envs "
+            "with stable_baselines3.common.env_util.make_vec_env(env_id, n_envs) (DummyVecEnv or "
+            "SubprocVecEnv), or wrap each env in OTRewardWrapper before gymnasium.vector.SyncVectorEnv / "
+            "AsyncVectorEnv"
+        )
+    raise ValueError(
+        f"OTRewardVecEnvWrapper: venv must be an SB3 VecEnv (make_vec_env, DummyVecEnv, SubprocVecEnv); got "
+        f"{type(venv).__name__} (wrap a single gymnasium env with OTRewardWrapper instead)"
+    )
 
 
 class OTRewardVecEnvWrapper(VecEnvWrapper):
@@ -32,7 +51,7 @@ class OTRewardVecEnvWrapper(VecEnvWrapper):
     venv : VecEnv
         Flat Box observations, or Dict observations (``obs_key``, default ``"observation"``); any
         action space.
-    expert, rewarder, mode, obs_key
+    expert, rewarder, mode, obs_key, device
         As :class:`~sb3_ot.wrappers.OTRewardWrapper`. In ``mode="episode"`` ``step_wait`` returns
         zero rewards and the finishing env's ``info["ot_rewards"]`` ``[T]`` holds its episode's
         rewards; :class:`~sb3_ot.wrappers.OTRewardCallback` writes them into SB3's buffers.
@@ -48,18 +67,20 @@ class OTRewardVecEnvWrapper(VecEnvWrapper):
         *,
         mode: Mode = "episode",
         obs_key: str | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
-        if not isinstance(venv, VecEnv):
-            raise ValueError(
-                f"venv: expected an SB3 VecEnv (make_vec_env, DummyVecEnv, SubprocVecEnv); got "
-                f"{type(venv).__name__} (wrap a single gymnasium env with OTRewardWrapper instead)"
-            )
+        _check_venv(venv)
         self.obs_key, self.obs_dim, self.rewarder = setup_rewarder(
-            venv.observation_space, expert, rewarder, mode, obs_key, "OTRewardVecEnvWrapper"
+            venv.observation_space, expert, rewarder, mode, obs_key, "OTRewardVecEnvWrapper", device
         )
         super().__init__(venv)
         self.ot_reward_mode: Mode = mode
+        self.ot_rewards_claimed = False
         self._obs: list[list[np.ndarray]] = [[] for _ in range(self.num_envs)]
+
+    def claim_ot_rewards(self) -> None:
+        """Say that something reads ``info["ot_rewards"]`` (silences the unclaimed-rewards warning)."""
+        self.ot_rewards_claimed = True
 
     def reset(self) -> Any:
         obs = self.venv.reset()
@@ -101,6 +122,9 @@ class OTRewardVecEnvWrapper(VecEnvWrapper):
                 for i, r in zip(finished, self.rewarder.rewards(trajs), strict=True):
                     infos[i]["ot_rewards"] = r
                     infos[i]["ot_return"] = float(r.sum())
+                if not self.ot_rewards_claimed:
+                    warn_unclaimed("OTRewardVecEnvWrapper")
+                    self.ot_rewards_claimed = True  # once
         for i in np.flatnonzero(dones):
             self._obs[i] = [finite_obs(_env_obs(obs, i, self.obs_key), None, 0, "OTRewardVecEnvWrapper.step")]
         return obs, rewards.astype(np.float32), dones, infos

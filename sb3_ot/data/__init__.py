@@ -1,30 +1,37 @@
-"""Trajectory type, Minari read/write, d3rlpy conversion, local D4RL-style datasets.
+"""Trajectory type, Minari read/write, d3rlpy conversion; the local D4RL-style datasets re-exported.
 
 * :class:`Trajectory` -- one validated, immutable episode: ``obs [T+1, ...]`` (or a dict of them),
   ``acts [T, ...] | None``, ``rews [T] | None``, ``terminated``, ``infos``.
 * :func:`save_minari` / :func:`load_trajectories` -- local Minari datasets (atomic writes, no jax,
-  never downloads).
+  never downloads); :func:`dataset_info`, :func:`read_build_info`, :func:`normalized_score`.
 * :func:`to_d3rlpy` -- a d3rlpy ``MDPDataset`` that keeps timeouts apart from terminals.
 * :func:`rollout` -- episodes of any policy in a Gymnasium env, as trajectories.
-* :func:`build_dataset` -- D4RL's ``random``/``medium``/``expert``/``medium-replay``/``medium-expert``
-  datasets of any env, from a cached SB3 expert (:func:`train_expert`) or a scripted one (PointMaze);
-  :func:`dataset_info`, :func:`list_datasets`, :func:`top_episodes` (expert demonstrations).
+* :func:`top_episodes` -- the best episodes of a list (expert demonstrations).
+* From :mod:`sb3_ot.datasets`: :func:`build_dataset` (D4RL's ``random``/``medium``/``expert``/
+  ``medium-replay``/``medium-expert`` datasets of any env, from a cached SB3 expert
+  (:func:`train_expert`) or a scripted one), :func:`build_suite`, :func:`list_datasets`.
+
+Every name is imported on first use (the ``TYPE_CHECKING`` imports below are the list):
+``from sb3_ot.data import Trajectory`` loads numpy and the trajectory module only, not
+Stable-Baselines3, Minari, d3rlpy or Gymnasium.
 """
 
-from sb3_ot.data.d3rlpy_io import to_d3rlpy
-from sb3_ot.data.datasets import (
-    KINDS,
-    build_dataset,
-    build_suite,
-    dataset_id,
-    dataset_info,
-    list_datasets,
-    top_episodes,
-)
-from sb3_ot.data.experts import ExpertRun, train_expert
-from sb3_ot.data.minari_io import load_trajectories, read_build_info, save_minari
-from sb3_ot.data.rollout import rollout, sb3_policy, sinusoidal_policy
-from sb3_ot.data.trajectory import Trajectory
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sb3_ot.data._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from sb3_ot.data.d3rlpy_io import to_d3rlpy
+    from sb3_ot.data.minari_io import load_trajectories, read_build_info, save_minari
+    from sb3_ot.data.rollouts import rollout, sb3_policy, sinusoidal_policy
+    from sb3_ot.data.scores import normalized_score
+    from sb3_ot.data.summary import dataset_info, top_episodes
+    from sb3_ot.data.trajectory import Trajectory
+    from sb3_ot.datasets.build import build_dataset, build_suite, list_datasets
+    from sb3_ot.datasets.experts import ExpertRun, train_expert
+    from sb3_ot.datasets.kinds import KINDS, dataset_id
 
 __all__ = [
     "KINDS",
@@ -36,6 +43,7 @@ __all__ = [
     "dataset_info",
     "list_datasets",
     "load_trajectories",
+    "normalized_score",
     "read_build_info",
     "rollout",
     "save_minari",
@@ -45,3 +53,5 @@ __all__ = [
     "top_episodes",
     "train_expert",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals())

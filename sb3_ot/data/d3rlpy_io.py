@@ -83,27 +83,14 @@ def to_d3rlpy(
         "to_d3rlpy",
         "offline RL needs actions (observation-only demonstrations are for the reward, not the dataset)",
     )
-    observations, actions, rewards, terminals, timeouts = [], [], [], [], []
+    columns: list[tuple[np.ndarray, ...]] = []
     obs_shape = act_shape = None
     for i, traj in enumerate(trajectories):
         try:
             obs = traj.observations(obs_key)
         except ValueError as err:
             raise ValueError(f"to_d3rlpy: trajectories[{i}]: obs_key={obs_key!r}: {err}") from err
-        if reward_fn is not None:
-            rews = np.asarray(reward_fn(traj), dtype=np.float32)
-            if rews.shape != (traj.n_steps,) or not np.all(np.isfinite(rews)):
-                raise ValueError(
-                    f"to_d3rlpy: reward_fn(trajectories[{i}]) must return {traj.n_steps} finite rewards "
-                    f"(shape [T]); got shape {rews.shape}"
-                    + ("" if rews.shape != (traj.n_steps,) else " with non-finite values")
-                )
-        elif traj.rews is None:
-            raise ValueError(
-                f"to_d3rlpy: trajectories[{i}].rews is None; relabel rewards first or pass reward_fn"
-            )
-        else:
-            rews = traj.rews.astype(np.float32)
+        rews = _rewards(traj, i, reward_fn)
         if obs_shape is None:
             obs_shape, act_shape = obs.shape[1:], traj.acts.shape[1:]
         elif obs.shape[1:] != obs_shape or traj.acts.shape[1:] != act_shape:
@@ -111,33 +98,56 @@ def to_d3rlpy(
                 f"to_d3rlpy: trajectories[{i}] has per-step obs shape {obs.shape[1:]} and acts shape "
                 f"{traj.acts.shape[1:]}; trajectories[0] has {obs_shape} and {act_shape}"
             )
+        columns.append(_rows(obs, traj.acts, rews, traj.terminated))
 
-        n = traj.n_steps
-        flags = np.zeros(n if traj.terminated else n + 1, dtype=np.float32)
-        flags[-1] = 1.0
-        if traj.terminated:
-            observations.append(obs[:n])
-            actions.append(traj.acts)
-            rewards.append(rews)
-            terminals.append(flags)
-            timeouts.append(np.zeros_like(flags))
-        else:
-            observations.append(obs)
-            actions.append(np.concatenate([traj.acts, traj.acts[-1:]]))
-            rewards.append(np.concatenate([rews, np.zeros(1, dtype=np.float32)]))
-            terminals.append(np.zeros_like(flags))
-            timeouts.append(flags)
-
-    obs_all = np.concatenate(observations)
-    if np.issubdtype(obs_all.dtype, np.floating):
-        obs_all = obs_all.astype(np.float32)
-    acts_all = np.concatenate(actions)
-    discrete = np.issubdtype(acts_all.dtype, np.integer)
+    observations, actions, rewards, terminals, timeouts = (
+        np.concatenate(c) for c in zip(*columns, strict=True)
+    )
+    if np.issubdtype(observations.dtype, np.floating):
+        observations = observations.astype(np.float32)
+    discrete = np.issubdtype(actions.dtype, np.integer)
     return MDPDataset(
-        observations=obs_all,
-        actions=acts_all.astype(np.int64 if discrete else np.float32),
-        rewards=np.concatenate(rewards),
-        terminals=np.concatenate(terminals),
-        timeouts=np.concatenate(timeouts),
+        observations=observations,
+        actions=actions.astype(np.int64 if discrete else np.float32),
+        rewards=rewards,
+        terminals=terminals,
+        timeouts=timeouts,
         action_space=ActionSpace.DISCRETE if discrete else ActionSpace.CONTINUOUS,
+    )
+
+
+def _rewards(traj: Trajectory, i: int, reward_fn: Callable[[Trajectory], np.ndarray] | None) -> np.ndarray:
+    """``reward_fn(traj)`` (checked) or the trajectory's own rewards, as float32 ``[T]``."""
+    if reward_fn is not None:
+        rews = np.asarray(reward_fn(traj), dtype=np.float32)
+        if rews.shape != (traj.n_steps,) or not np.all(np.isfinite(rews)):
+            raise ValueError(
+                f"to_d3rlpy: reward_fn(trajectories[{i}]) must return {traj.n_steps} finite rewards "
+                f"(shape [T]); got shape {rews.shape}"
+                + ("" if rews.shape != (traj.n_steps,) else " with non-finite values")
+            )
+        return rews
+    if traj.rews is None:
+        raise ValueError(
+            f"to_d3rlpy: trajectories[{i}].rews is None; relabel rewards first or pass reward_fn"
+        )
+    return traj.rews.astype(np.float32)
+
+
+def _rows(
+    obs: np.ndarray, acts: np.ndarray, rews: np.ndarray, terminated: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One trajectory's rows ``(observations, actions, rewards, terminals, timeouts)``, laid out as
+    :func:`to_d3rlpy` describes: ``T`` rows if terminated, ``T + 1`` (a placeholder last row) if not."""
+    n = len(acts)
+    flags = np.zeros(n if terminated else n + 1, dtype=np.float32)
+    flags[-1] = 1.0
+    if terminated:
+        return obs[:n], acts, rews, flags, np.zeros_like(flags)
+    return (
+        obs,
+        np.concatenate([acts, acts[-1:]]),
+        np.concatenate([rews, np.zeros(1, dtype=np.float32)]),
+        np.zeros_like(flags),
+        flags,
     )

@@ -10,14 +10,17 @@ from typing import Any
 import gymnasium as gym
 
 
-def ensure_registered(env_id: str) -> None:
+def ensure_registered(env_id: str, *, func: str = "make_env") -> None:
     """Import gymnasium-robotics if ``env_id`` is not registered yet (it registers its envs on import).
 
     Raises
     ------
     ValueError
-        If ``env_id`` is still unknown afterwards (the message lists close matches).
+        If ``env_id`` is not a str, or is still unknown afterwards (the message names ``func``, the
+        function the user called, and lists close matches).
     """
+    if not isinstance(env_id, str):
+        raise ValueError(f"{func}: the env id must be a str; got {type(env_id).__name__}")
     if env_id in gym.registry:
         return
     # its import prints a notice about Adroit reward versions to stderr; not ours to show
@@ -30,12 +33,10 @@ def ensure_registered(env_id: str) -> None:
         import difflib
 
         close = difflib.get_close_matches(env_id, list(gym.registry), n=5, cutoff=0.6)
-        raise ValueError(f"env: {env_id!r} is not a registered Gymnasium env id; close matches: {close}")
+        raise ValueError(f"{func}: {env_id!r} is not a registered Gymnasium env id; close matches: {close}")
 
 
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """``gymnasium.make(env_id, **kwargs)`` after :func:`ensure_registered`."""
-    if not isinstance(env_id, str):
-        raise ValueError(f"env: expected a Gymnasium env id (str); got {type(env_id).__name__}")
     ensure_registered(env_id)
     return gym.make(env_id, **kwargs)

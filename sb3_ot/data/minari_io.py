@@ -2,16 +2,15 @@
 
 Writing goes through :func:`minari.create_dataset_from_buffers` with
 :class:`minari.data_collector.EpisodeBuffer` (no jax needed, unlike Minari's ``DataCollector``), into a
-hidden temporary folder inside the datasets root that is renamed into place once complete, so a crash
-never leaves a half-written dataset. Reading never downloads: only local datasets are opened.
+hidden scratch folder inside the datasets root that is renamed into place once complete, so a crash
+never leaves a half-written dataset. Reading never downloads: only local datasets are opened, and a
+dataset whose files are missing, truncated or corrupt is reported as such, naming the file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import h5py
 import minari
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
@@ -28,21 +28,26 @@ from minari.dataset.minari_storage import METADATA_FILE_NAME
 from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
+from sb3_ot._args import check_int
+from sb3_ot._files import write_json
+from sb3_ot.data._folders import move_into_place, scratch_folder
+from sb3_ot.data.envs import ensure_registered
 from sb3_ot.data.trajectory import Trajectory, require_actions
 
-__all__ = ["BUILD_INFO", "load_trajectories", "read_build_info", "save_minari"]
+__all__ = ["BUILD_INFO", "load_trajectories", "open_dataset", "read_build_info", "save_minari"]
 
 #: File beside a dataset's ``data/`` folder holding its ``build_info``.
 BUILD_INFO = "sb3_ot_build.json"
 
 _ROOT_ENV_VAR = "MINARI_DATASETS_PATH"
-_TMP_PREFIX = ".sb3ot-tmp-"  # hidden: Minari's listings skip dot-folders
+_HDF5_FILE = "main_data.hdf5"  # what Minari's HDF5 storage names its one data file
 # Minari's advice for published datasets; noise for local ones. Pass the fields to record them.
 _METADATA_ADVICE = (r"`\w+` is set to None", r"env_spec is None")
+_PATH_PREFIXES = ("/", "~", "./", "../", ".\\", "..\\")
 
 
-# ----------------------------------------------------------------------------- helpers
-def _datasets_root(data_path: str | os.PathLike[str] | None) -> Path:
+# ----------------------------------------------------------------------------- roots and ids
+def datasets_root(data_path: str | os.PathLike[str] | None) -> Path:
     """The datasets root: ``data_path``, else ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``."""
     if data_path is None:
         return Path(get_dataset_path()).resolve()
@@ -52,7 +57,7 @@ def _datasets_root(data_path: str | os.PathLike[str] | None) -> Path:
 
 
 @contextmanager
-def _minari_root(root: Path) -> Iterator[None]:
+def minari_root(root: Path) -> Iterator[None]:
     """Point Minari at ``root`` for the duration of the block (process-wide; not thread-safe)."""
     previous = os.environ.get(_ROOT_ENV_VAR)
     os.environ[_ROOT_ENV_VAR] = str(root)
@@ -65,16 +70,21 @@ def _minari_root(root: Path) -> Iterator[None]:
             os.environ[_ROOT_ENV_VAR] = previous
 
 
-def _check_dataset_id(dataset_id: str, func: str) -> str | None:
-    """Validate a Minari dataset id and return its namespace."""
+def _check_dataset_id(dataset_id: str, func: str, hint: str = "") -> str | None:
+    """Validate a Minari dataset id and return its namespace; ``hint`` is added to the error."""
     try:
         namespace, _, _ = parse_dataset_id(dataset_id)
     except (ValueError, TypeError) as err:  # minari raises TypeError when the version is missing
         raise ValueError(
             f"{func}: dataset_id must look like '(namespace/)name-v<version>', e.g. 'pendulum/expert-v0'; "
-            f"got {dataset_id!r}"
+            f"got {dataset_id!r}{hint}"
         ) from err
     return namespace
+
+
+def _looks_like_path(text: str) -> bool:
+    """Whether a string names a folder rather than a dataset id: absolute, ``~``, ``./`` or ``../``."""
+    return text.startswith(_PATH_PREFIXES) or text in (".", "..") or os.path.isabs(text)
 
 
 def _infer_space(array: np.ndarray) -> gym.spaces.Box:
@@ -224,11 +234,11 @@ def save_minari(
 
     Notes
     -----
-    Atomicity: the dataset is built by Minari in a hidden temporary folder
+    Atomicity: the dataset is built by Minari in a hidden scratch folder
     (``<root>/.sb3ot-tmp-*/``, invisible to :func:`minari.list_local_datasets`) and moved into
-    place with one ``os.rename`` once complete; on any error the temporary folder is removed and
+    place with one ``os.rename`` once complete; on any error the scratch folder is removed and
     nothing appears under ``<root>/<dataset_id>``. With ``overwrite=True`` the old dataset is first
-    renamed into the temporary folder, then the new one renamed into place and the old one deleted;
+    renamed into the scratch folder, then the new one renamed into place and the old one deleted;
     the two renames leave a sub-millisecond window without a dataset, never a partial one. The
     build sets ``MINARI_DATASETS_PATH`` temporarily (process-wide), so do not save from several
     threads at once. Observations and actions are stored losslessly (Minari's JPEG encoding of
@@ -241,6 +251,44 @@ def save_minari(
         "Minari datasets store an action for every step, so observation-only demonstrations cannot be "
         "saved to Minari (keep them as Trajectory lists, or attach actions explicitly)",
     )
+    _check_one_space(trajectories, func)
+    namespace = _check_dataset_id(dataset_id, func)
+    root = datasets_root(data_path)
+    final = root / dataset_id
+    _check_target(final, dataset_id, overwrite, func)
+    env, made_env = _resolve_env(env, func)
+    try:
+        observation_space, action_space = _resolve_spaces(trajectories, env, observation_space, action_space)
+        _check_trajectories(trajectories, observation_space, action_space, func)
+        buffers = [_to_buffer(t) for t in trajectories]
+        metadata = {
+            "env": env,
+            "eval_env": eval_env,
+            "algorithm_name": algorithm_name,
+            "author": author,
+            "observation_space": observation_space,
+            "action_space": action_space,
+            "ref_min_score": ref_min_score,
+            "ref_max_score": ref_max_score,
+            "description": description,
+        }
+        with scratch_folder(root) as scratch:
+            _create_dataset(scratch, dataset_id, buffers, metadata)
+            if build_info is not None:
+                write_json(scratch / dataset_id / BUILD_INFO, build_info)
+            if namespace is not None:  # last: a failed build must not leave a new namespace behind
+                with minari_root(root):
+                    if namespace not in list_local_namespaces():
+                        create_namespace(namespace)
+            move_into_place(scratch / dataset_id, final, scratch)
+    finally:
+        if made_env is not None:
+            made_env.close()
+    return minari.MinariDataset(final / "data")
+
+
+def _check_one_space(trajectories: Sequence[Trajectory], func: str) -> None:
+    """All trajectories share observation keys and per-step shapes, and the per-step action shape."""
     ref_obs, ref_acts = _obs_signature(trajectories[0]), trajectories[0].acts.shape[1:]  # type: ignore[union-attr]
     for i, traj in enumerate(trajectories[1:], start=1):
         obs_sig, act_shape = _obs_signature(traj), traj.acts.shape[1:]  # type: ignore[union-attr]
@@ -255,9 +303,9 @@ def save_minari(
                 f"has {ref_acts}; all trajectories must share one action space"
             )
 
-    namespace = _check_dataset_id(dataset_id, func)
-    root = _datasets_root(data_path)
-    final = root / dataset_id
+
+def _check_target(final: Path, dataset_id: str, overwrite: bool, func: str) -> None:
+    """Refuse to replace an existing dataset without ``overwrite``, and anything but a dataset ever."""
     if final.exists() and not overwrite:
         raise ValueError(
             f"{func}: dataset_id {dataset_id!r} already exists at {final}; pass overwrite=True to replace it"
@@ -268,93 +316,79 @@ def save_minari(
             "(a namespace folder?); refusing to replace it"
         )
 
-    made_env: gym.Env | None = None
+
+def _resolve_env(env: str | gym.Env | EnvSpec | None, func: str) -> tuple[gym.Env | None, gym.Env | None]:
+    """The env to record, and the one made here from an id or spec (to be closed), if any."""
+    if isinstance(env, str):
+        ensure_registered(env, func=func)
     if isinstance(env, str | EnvSpec):
-        made_env = gym.make(env)
-        env = made_env
+        made = gym.make(env)
+        return made, made
     if env is not None and not isinstance(env, gym.Env):
         raise ValueError(
             f"{func}: env must be a gymnasium Env, an env id or an EnvSpec; got {type(env).__name__}"
         )
-    try:
-        if observation_space is None:
-            if env is not None:
-                observation_space = env.observation_space
-            elif trajectories[0].is_dict_obs:
-                observation_space = gym.spaces.Dict(
-                    {k: _infer_space(v) for k, v in trajectories[0].obs.items()}  # type: ignore[union-attr]
-                )
-            else:
-                observation_space = _infer_space(trajectories[0].obs)  # type: ignore[arg-type]
-        if action_space is None:
-            action_space = env.action_space if env is not None else _infer_action_space(trajectories)
-        _check_trajectories(trajectories, observation_space, action_space, func)
-        buffers = [_to_buffer(t) for t in trajectories]
-
-        tmp_root = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root))
-        try:
-            with _minari_root(tmp_root), warnings.catch_warnings():
-                for message in _METADATA_ADVICE:
-                    warnings.filterwarnings("ignore", message=message, category=UserWarning)
-                minari.create_dataset_from_buffers(
-                    dataset_id,
-                    buffers,
-                    env=env,
-                    eval_env=eval_env,
-                    algorithm_name=algorithm_name,
-                    author=author,
-                    observation_space=observation_space,
-                    action_space=action_space,
-                    ref_min_score=ref_min_score,
-                    ref_max_score=ref_max_score,
-                    description=description,
-                    jpeg_encoding=False,
-                )
-            if namespace is not None:
-                with _minari_root(root):
-                    if namespace not in list_local_namespaces():
-                        create_namespace(namespace)
-            if build_info is not None:
-                (tmp_root / dataset_id / BUILD_INFO).write_text(
-                    json.dumps(build_info, indent=1, sort_keys=True)
-                )
-            final.parent.mkdir(parents=True, exist_ok=True)
-            replaced = tmp_root / ".replaced"  # ids never hold dots, so no clash with the new build
-            if final.exists():  # overwrite=True (checked above)
-                os.rename(final, replaced)
-            try:
-                os.rename(tmp_root / dataset_id, final)
-            except BaseException:
-                if replaced.exists():  # put the old dataset back before the temp folder goes
-                    os.rename(replaced, final)
-                raise
-        finally:
-            shutil.rmtree(tmp_root, ignore_errors=True)
-    finally:
-        if made_env is not None:
-            made_env.close()
-    return minari.MinariDataset(final / "data")
+    return env, None
 
 
-# ----------------------------------------------------------------------------- load
-def read_build_info(
-    dataset: str | os.PathLike[str] | minari.MinariDataset, data_path: str | os.PathLike[str] | None = None
-) -> dict[str, Any] | None:
-    """The ``build_info`` saved with a local dataset (``None`` if it has none)."""
-    ds = _open_dataset(dataset, data_path)
-    path = Path(ds.spec.data_path).parent / BUILD_INFO
-    return json.loads(path.read_text()) if path.is_file() else None
+def _resolve_spaces(
+    trajectories: Sequence[Trajectory],
+    env: gym.Env | None,
+    observation_space: gym.Space | None,
+    action_space: gym.Space | None,
+) -> tuple[gym.Space, gym.Space]:
+    """The given spaces, else the env's, else spaces inferred from the data."""
+    if observation_space is None:
+        if env is not None:
+            observation_space = env.observation_space
+        elif trajectories[0].is_dict_obs:
+            observation_space = gym.spaces.Dict(
+                {k: _infer_space(v) for k, v in trajectories[0].obs.items()}  # type: ignore[union-attr]
+            )
+        else:
+            observation_space = _infer_space(trajectories[0].obs)  # type: ignore[arg-type]
+    if action_space is None:
+        action_space = env.action_space if env is not None else _infer_action_space(trajectories)
+    return observation_space, action_space
 
 
-def _open_dataset(
-    dataset: str | os.PathLike[str] | minari.MinariDataset, data_path: str | os.PathLike[str] | None
+def _create_dataset(
+    scratch: Path, dataset_id: str, buffers: list[EpisodeBuffer], metadata: Mapping[str, Any]
+) -> None:
+    """Minari writes the dataset to ``scratch/<dataset_id>``, losslessly (no JPEG encoding)."""
+    with minari_root(scratch), warnings.catch_warnings():
+        for message in _METADATA_ADVICE:
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        minari.create_dataset_from_buffers(dataset_id, buffers, jpeg_encoding=False, **metadata)
+
+
+# ----------------------------------------------------------------------------- open
+def open_dataset(
+    dataset: str | os.PathLike[str] | minari.MinariDataset,
+    data_path: str | os.PathLike[str] | None = None,
+    *,
+    func: str = "load_trajectories",
 ) -> minari.MinariDataset:
-    func = "load_trajectories"
+    """Open a local Minari dataset given as :func:`load_trajectories` takes it, checking its files.
+
+    ``func`` names the function the user called in errors.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist, is not a Minari dataset, or the id is not a local dataset.
+    ValueError
+        For a malformed id, ``data_path`` with a ``MinariDataset``, or a dataset whose metadata or
+        data file is truncated or corrupt (the message names the dataset and the file).
+    """
     if isinstance(dataset, minari.MinariDataset):
         if data_path is not None:
             raise ValueError(
                 f"{func}: data_path applies to dataset ids only; got a MinariDataset and data_path"
             )
+        data_file = _data_file(dataset)
+        if data_file is not None:
+            _check_hdf5(data_file, repr(dataset.id), func)
         return dataset
     if not isinstance(dataset, str | os.PathLike):
         raise ValueError(
@@ -362,18 +396,14 @@ def _open_dataset(
             f"got {type(dataset).__name__}"
         )
     path = Path(dataset).expanduser()
-    if isinstance(dataset, os.PathLike) or (path.is_dir() and data_path is None):
-        for candidate in (path / "data", path):
-            if (candidate / METADATA_FILE_NAME).is_file():
-                return minari.MinariDataset(candidate)
-        raise FileNotFoundError(
-            f"{func}: dataset {str(dataset)!r} is not a Minari dataset folder (no data/{METADATA_FILE_NAME})"
-        )
-    _check_dataset_id(dataset, func)
-    root = _datasets_root(data_path)
+    if isinstance(dataset, os.PathLike) or _looks_like_path(dataset) or (path.is_dir() and data_path is None):
+        return _open_folder(path, func)
+    hint = "" if path.exists() else f", and no folder {str(path)!r} exists"
+    _check_dataset_id(dataset, func, hint)
+    root = datasets_root(data_path)
     data_dir = root / dataset / "data"
     if not (data_dir / METADATA_FILE_NAME).is_file():
-        with _minari_root(root), warnings.catch_warnings():
+        with minari_root(root), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             local = sorted(minari.list_local_datasets())
         raise FileNotFoundError(
@@ -382,7 +412,100 @@ def _open_dataset(
             f"data_path / $MINARI_DATASETS_PATH at the folder holding it. Local datasets in {root}: "
             f"{local or 'none'}"
         )
-    return minari.MinariDataset(data_dir)
+    return _read_dataset(data_dir, repr(dataset), func)
+
+
+def _open_folder(path: Path, func: str) -> minari.MinariDataset:
+    """The dataset in folder ``path`` (``<root>/<id>`` or its ``data`` subfolder)."""
+    for candidate in (path / "data", path):
+        if (candidate / METADATA_FILE_NAME).is_file():
+            return _read_dataset(candidate, f"folder {str(path)!r}", func)
+    if not path.exists():
+        raise FileNotFoundError(f"{func}: dataset folder {str(path)!r} not found")
+    raise FileNotFoundError(
+        f"{func}: dataset {str(path)!r} is not a Minari dataset folder (no data/{METADATA_FILE_NAME})"
+    )
+
+
+def _read_dataset(data_dir: Path, label: str, func: str) -> minari.MinariDataset:
+    """Open ``data_dir``, turning a missing or corrupt metadata or data file into an error naming it."""
+    metadata = data_dir / METADATA_FILE_NAME
+    try:
+        raw = json.loads(metadata.read_text())
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError both are
+        raise ValueError(
+            f"{func}: dataset {label}: its metadata file {str(metadata)!r} is corrupt (not valid JSON: {err})"
+        ) from err
+    if isinstance(raw, dict) and isinstance(raw.get("dataset_id"), str):
+        label = repr(raw["dataset_id"])
+    if isinstance(raw, dict) and raw.get("data_format", "hdf5") == "hdf5":
+        _check_hdf5(data_dir / _HDF5_FILE, label, func)
+    try:
+        return minari.MinariDataset(data_dir)
+    except (AssertionError, AttributeError, KeyError, TypeError, ValueError) as err:
+        detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        raise ValueError(
+            f"{func}: dataset {label}: its metadata file {str(metadata)!r} is corrupt or incomplete ({detail})"
+        ) from err
+
+
+def _data_file(ds: minari.MinariDataset) -> Path | None:
+    """The HDF5 file of a dataset in Minari's HDF5 format (``None`` for other formats)."""
+    if ds.storage.metadata.get("data_format", "hdf5") != "hdf5":
+        return None
+    return Path(ds.spec.data_path) / _HDF5_FILE
+
+
+def _check_hdf5(path: Path, label: str, func: str) -> None:
+    """Open the HDF5 file once, so a missing, truncated or overwritten one is refused here, by name."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{func}: dataset {label}: its data file {str(path)!r} is missing")
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as err:
+        raise ValueError(_damaged(func, label, path, err)) from err
+
+
+def _damaged(func: str, label: str, path: Path | str, err: Exception) -> str:
+    return (
+        f"{func}: dataset {label}: its data file {str(path)!r} is truncated or corrupt (not a readable "
+        f"HDF5 file: {err}); rebuild or re-copy the dataset"
+    )
+
+
+@contextmanager
+def damaged_file_errors(ds: minari.MinariDataset, func: str) -> Iterator[None]:
+    """Report the errors h5py raises reading a damaged file as a ValueError naming the dataset and file."""
+    try:
+        yield
+    except (OSError, KeyError) as err:
+        raise ValueError(_damaged(func, repr(ds.id), _data_file(ds) or ds.spec.data_path, err)) from err
+
+
+# ----------------------------------------------------------------------------- load
+def read_build_info(
+    dataset: str | os.PathLike[str] | minari.MinariDataset, data_path: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The ``build_info`` saved with a local dataset (``None`` if it has none).
+
+    Raises as :func:`load_trajectories` for a missing or damaged dataset, and ``ValueError`` if the
+    build info file is not valid JSON.
+    """
+    return build_info_of(open_dataset(dataset, data_path, func="read_build_info"), func="read_build_info")
+
+
+def build_info_of(ds: minari.MinariDataset, *, func: str) -> dict[str, Any] | None:
+    """The ``build_info`` of an open dataset (``None`` if it has none); ``func`` names the caller."""
+    path = Path(ds.spec.data_path).parent / BUILD_INFO
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(
+            f"{func}: dataset {ds.id!r}: its build info {str(path)!r} is corrupt (not valid JSON: {err})"
+        ) from err
 
 
 def _flatten_infos(infos: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
@@ -438,8 +561,9 @@ def load_trajectories(
     dataset : str, PathLike or minari.MinariDataset
         A local dataset id (``"pendulum/expert-v0"``, looked up under ``data_path``), a dataset
         folder (``<root>/<id>`` or its ``data`` subfolder; a ``PathLike`` is always a folder, a
-        ``str`` is one if such a folder exists and ``data_path`` is not given), or an open
-        :class:`minari.MinariDataset`. Nothing is ever downloaded.
+        ``str`` is one if it starts with ``/``, ``~``, ``./`` or ``../``, or if such a folder exists
+        and ``data_path`` is not given), or an open :class:`minari.MinariDataset`. Nothing is ever
+        downloaded.
     episode_indices : Iterable[int] or None
         Minari episode ids to read, in this order (as in ``MinariDataset.iterate_episodes``).
         Default: all of the dataset's episodes.
@@ -457,22 +581,35 @@ def load_trajectories(
     Raises
     ------
     FileNotFoundError
-        If the id or folder is not a local Minari dataset.
+        If the folder does not exist, or the id or folder is not a local Minari dataset.
     ValueError
-        If ``episode_indices`` names episodes the dataset does not hold, if the dataset uses Tuple
-        spaces, or if an episode fails :class:`Trajectory` validation (the message names it).
+        If the id is malformed; if the dataset's metadata or data file is truncated or corrupt (the
+        message names the dataset and the file); if ``episode_indices`` holds non-integers or names
+        episodes the dataset does not hold; if the dataset uses Tuple spaces; or if an episode fails
+        :class:`Trajectory` validation (the message names it).
     """
-    ds = _open_dataset(dataset, data_path)
-    if episode_indices is None:
-        indices = [int(i) for i in ds.episode_indices]
-    else:
-        indices = [int(i) for i in episode_indices]
-        available = {int(i) for i in ds.episode_indices}
-        missing = [i for i in indices if i not in available]
-        if missing:
-            raise ValueError(
-                f"load_trajectories: episode_indices {missing} are not episodes of {ds.id!r}; "
-                f"it holds {len(available)} episodes, "
-                f"ids in [{min(available, default=None)}, {max(available, default=None)}]"
-            )
-    return [_episode_to_trajectory(ep, ds.id) for ep in ds.iterate_episodes(indices)]
+    func = "load_trajectories"
+    ds = open_dataset(dataset, data_path, func=func)
+    available = [int(i) for i in ds.episode_indices]
+    indices = available if episode_indices is None else _episode_indices(episode_indices, available, ds.id)
+    with damaged_file_errors(ds, func):
+        return [_episode_to_trajectory(ep, ds.id) for ep in ds.iterate_episodes(indices)]
+
+
+def _episode_indices(episode_indices: Iterable[int], available: list[int], dataset_id: str) -> list[int]:
+    """``episode_indices`` as a list of ints (numpy integers are fine) that are episodes of the dataset."""
+    func = "load_trajectories"
+    if isinstance(episode_indices, str | bytes) or not isinstance(episode_indices, Iterable):
+        raise ValueError(
+            f"{func}: episode_indices must be an iterable of ints (e.g. a list or numpy array); "
+            f"got {type(episode_indices).__name__}"
+        )
+    indices = [check_int(i, f"episode_indices[{k}]", func, minimum=0) for k, i in enumerate(episode_indices)]
+    known = set(available)
+    missing = [i for i in indices if i not in known]
+    if missing:
+        raise ValueError(
+            f"{func}: episode_indices {missing} are not episodes of {dataset_id!r}; "
+            f"it holds {len(known)} episodes, ids in [{min(known, default=None)}, {max(known, default=None)}]"
+        )
+    return indices

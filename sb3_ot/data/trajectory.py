@@ -56,6 +56,70 @@ def _check_finite(name: str, array: np.ndarray) -> None:
         raise ValueError(f"Trajectory: {name} must be finite; got {array[index]} at index {shown}")
 
 
+def _frozen_obs(
+    obs: Any,
+) -> tuple[np.ndarray | _FrozenDict, list[tuple[str, np.ndarray]]]:
+    """Read-only copies of the observations, and each array with its name for error messages."""
+    if not isinstance(obs, Mapping):
+        frozen = _frozen_copy("obs", obs)
+        return frozen, [("obs", frozen)]
+    if len(obs) == 0:
+        raise ValueError("Trajectory: obs must be an array or a non-empty dict of arrays; got {}")
+    items: dict[str, np.ndarray] = {}
+    for key, value in obs.items():
+        if not isinstance(key, str):
+            raise ValueError(f"Trajectory: obs keys must be str; got {key!r}")
+        items[key] = _frozen_copy(f"obs[{key!r}]", value)
+    return _FrozenDict(items), [(f"obs[{key!r}]", value) for key, value in items.items()]
+
+
+def _check_obs_lengths(named_obs: list[tuple[str, np.ndarray]]) -> int:
+    """Check ranks, a common length ``T + 1 >= 2`` and finiteness; return ``T``."""
+    for name, value in named_obs:
+        if value.ndim < 2:
+            raise ValueError(
+                f"Trajectory: {name} must have shape [T+1, D, ...] (ndim >= 2; reshape scalar "
+                f"observations to [T+1, 1]); got shape {value.shape}"
+            )
+    lengths = {name: value.shape[0] for name, value in named_obs}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"Trajectory: obs values must all have the same length T + 1; got lengths {lengths}")
+    for name, value in named_obs:
+        if value.shape[0] < 2:
+            raise ValueError(
+                f"Trajectory: {name} must hold at least 2 observations (T >= 1 steps); got shape {value.shape}"
+            )
+        _check_finite(name, value)
+    return named_obs[0][1].shape[0] - 1
+
+
+def _frozen_per_step(name: str, value: Any, n_steps: int, *, numeric: bool = True) -> np.ndarray:
+    """A read-only copy of a ``[T, ...]`` array (finite if numeric); ``name`` is used in errors."""
+    array = _frozen_copy(name, value, numeric=numeric)
+    if array.ndim < 1 or array.shape[0] != n_steps:
+        raise ValueError(
+            f"Trajectory: {name} must have shape [T, ...] with T = len(obs) - 1 = {n_steps}; "
+            f"got shape {array.shape}"
+        )
+    if numeric:
+        _check_finite(name, array)
+    return array
+
+
+def _frozen_infos(infos: Any, n_steps: int) -> _FrozenDict:
+    """Read-only ``[T, ...]`` copies of the per-step infos (any dtype); ``None`` gives an empty mapping."""
+    if infos is not None and not isinstance(infos, Mapping):
+        raise ValueError(
+            f"Trajectory: infos must be a mapping str -> array [T, ...] or None; got {type(infos).__name__}"
+        )
+    items: dict[str, np.ndarray] = {}
+    for key, value in (infos or {}).items():
+        if not isinstance(key, str):
+            raise ValueError(f"Trajectory: infos keys must be str; got {key!r}")
+        items[key] = _frozen_per_step(f"infos[{key!r}]", value, n_steps, numeric=False)
+    return _FrozenDict(items)
+
+
 def _arrays_equal(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is b
@@ -109,52 +173,9 @@ class Trajectory:
     infos: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
-        # --- observations: fix T ---
-        if isinstance(self.obs, Mapping):
-            if len(self.obs) == 0:
-                raise ValueError("Trajectory: obs must be an array or a non-empty dict of arrays; got {}")
-            obs_items: dict[str, np.ndarray] = {}
-            for key, value in self.obs.items():
-                if not isinstance(key, str):
-                    raise ValueError(f"Trajectory: obs keys must be str; got {key!r}")
-                obs_items[key] = _frozen_copy(f"obs[{key!r}]", value)
-            named_obs = [(f"obs[{key!r}]", value) for key, value in obs_items.items()]
-            obs: np.ndarray | _FrozenDict = _FrozenDict(obs_items)
-        else:
-            obs = _frozen_copy("obs", self.obs)
-            named_obs = [("obs", obs)]
-        for name, value in named_obs:
-            if value.ndim < 2:
-                raise ValueError(
-                    f"Trajectory: {name} must have shape [T+1, D, ...] (ndim >= 2; reshape scalar "
-                    f"observations to [T+1, 1]); got shape {value.shape}"
-                )
-        lengths = {name: value.shape[0] for name, value in named_obs}
-        if len(set(lengths.values())) != 1:
-            raise ValueError(
-                f"Trajectory: obs values must all have the same length T + 1; got lengths {lengths}"
-            )
-        for name, value in named_obs:
-            if value.shape[0] < 2:
-                raise ValueError(
-                    f"Trajectory: {name} must hold at least 2 observations (T >= 1 steps); "
-                    f"got shape {value.shape}"
-                )
-            _check_finite(name, value)
-        n_steps = named_obs[0][1].shape[0] - 1
-
-        # --- actions ---
-        acts = None
-        if self.acts is not None:
-            acts = _frozen_copy("acts", self.acts)
-            if acts.ndim < 1 or acts.shape[0] != n_steps:
-                raise ValueError(
-                    f"Trajectory: acts must have shape [T, ...] with T = len(obs) - 1 = {n_steps}; "
-                    f"got shape {acts.shape}"
-                )
-            _check_finite("acts", acts)
-
-        # --- rewards ---
+        obs, named_obs = _frozen_obs(self.obs)
+        n_steps = _check_obs_lengths(named_obs)
+        acts = None if self.acts is None else _frozen_per_step("acts", self.acts, n_steps)
         rews = None
         if self.rews is not None:
             rews = _frozen_copy("rews", self.rews)
@@ -164,37 +185,18 @@ class Trajectory:
                     f"got shape {rews.shape}"
                 )
             _check_finite("rews", rews)
-
-        # --- terminated ---
         if not isinstance(self.terminated, bool | np.bool_):
             raise ValueError(
                 f"Trajectory: terminated must be a bool; got {type(self.terminated).__name__} "
                 f"{self.terminated!r}"
             )
-
-        # --- infos ---
-        if self.infos is not None and not isinstance(self.infos, Mapping):
-            raise ValueError(
-                f"Trajectory: infos must be a mapping str -> array [T, ...] or None; "
-                f"got {type(self.infos).__name__}"
-            )
-        infos_items: dict[str, np.ndarray] = {}
-        for key, value in (self.infos or {}).items():
-            if not isinstance(key, str):
-                raise ValueError(f"Trajectory: infos keys must be str; got {key!r}")
-            array = _frozen_copy(f"infos[{key!r}]", value, numeric=False)
-            if array.ndim < 1 or array.shape[0] != n_steps:
-                raise ValueError(
-                    f"Trajectory: infos[{key!r}] must have shape [T, ...] with T = len(obs) - 1 = "
-                    f"{n_steps}; got shape {array.shape}"
-                )
-            infos_items[key] = array
+        infos = _frozen_infos(self.infos, n_steps)
 
         object.__setattr__(self, "obs", obs)
         object.__setattr__(self, "acts", acts)
         object.__setattr__(self, "rews", rews)
         object.__setattr__(self, "terminated", bool(self.terminated))
-        object.__setattr__(self, "infos", _FrozenDict(infos_items))
+        object.__setattr__(self, "infos", infos)
 
     # ------------------------------------------------------------------ accessors
     @property

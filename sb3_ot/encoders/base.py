@@ -14,9 +14,18 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from sb3_ot._args import check_float, check_int
+from sb3_ot._files import load_checkpoint, save_checkpoint
 from sb3_ot.data.trajectory import Trajectory
 
-__all__ = ["Encoder", "IdentityEncoder", "NormalizedStateEncoder", "load_encoder", "stack_observations"]
+__all__ = [
+    "Encoder",
+    "IdentityEncoder",
+    "NormalizedStateEncoder",
+    "as_device",
+    "load_encoder",
+    "stack_observations",
+]
 
 
 def stack_observations(
@@ -51,17 +60,27 @@ def stack_observations(
     return out
 
 
+def as_device(device: str | torch.device | None) -> torch.device | None:
+    """``device`` as a ``torch.device`` (None stays None: follow the inputs)."""
+    return None if device is None else torch.device(device)
+
+
 class Encoder:
     """Base class: ``fit(trajectories)``, ``encode(obs) -> [..., dim]``, ``save(path)``, ``load(path)``.
 
     Subclasses set ``kind`` (registered for :func:`load_encoder`), implement ``_encode`` on a float32
-    tensor ``[N, obs_dim]`` and ``_state`` / ``_from_state`` for saving.
+    tensor ``[N, obs_dim]`` already on :attr:`device`, and ``_state`` / ``_from_state`` for saving (tensors
+    and plain values only: checkpoints load with ``torch.load(weights_only=True)``).
+
+    ``device`` is where encoding runs. ``None`` (the parameter-free encoders' default) follows the
+    inputs: a CUDA tensor is encoded on CUDA, a numpy array on the CPU.
     """
 
     kind: ClassVar[str] = ""
     _registry: ClassVar[dict[str, type[Encoder]]] = {}
     obs_dim: int | None
     obs_key: str | None
+    device: torch.device | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -70,8 +89,10 @@ class Encoder:
 
     @property
     def dim(self) -> int:
-        """Feature size."""
-        raise NotImplementedError
+        """Feature size: the observation size, unless a subclass maps to another."""
+        if self.obs_dim is None:
+            raise ValueError(f"{type(self).__name__}.dim: call fit() first")
+        return self.obs_dim
 
     def fit(self, trajectories: Iterable[Trajectory], **kwargs: Any) -> Encoder:
         """Fit on trajectories (observations only); returns ``self``."""
@@ -80,70 +101,95 @@ class Encoder:
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _check_obs(self, obs: Any) -> torch.Tensor:
+    def _check_obs(self, obs: Any, func: str) -> torch.Tensor:
+        """``obs`` (array, tensor, dict or Trajectory) as a finite float32 tensor ``[..., obs_dim]`` on the
+        encoding device; errors name ``func``."""
         if isinstance(obs, Trajectory):
             obs = obs.observations(self.obs_key if obs.is_dict_obs else None)
         if isinstance(obs, Mapping):
             key = self.obs_key or "observation"
             if key not in obs:
-                raise ValueError(f"obs: dict observations without key {key!r}; keys {sorted(obs)}")
+                raise ValueError(f"{func}: obs is a dict without key {key!r}; keys {sorted(obs)}")
             obs = obs[key]
         x = obs if isinstance(obs, torch.Tensor) else torch.from_numpy(np.array(obs))  # a writable copy
         if self.obs_dim is None:
-            raise ValueError(f"{type(self).__name__}.encode: call fit() first")
+            raise ValueError(f"{func}: call fit() first")
         if x.ndim < 1 or x.shape[-1] != self.obs_dim:
             raise ValueError(
-                f"obs: expected shape [..., {self.obs_dim}] (the fitted obs_dim); got {tuple(x.shape)}"
+                f"{func}: obs must have shape [..., {self.obs_dim}] (the fitted obs_dim); got {tuple(x.shape)}"
             )
         if not (x.dtype.is_floating_point or x.dtype in (torch.int32, torch.int64, torch.uint8)):
-            raise ValueError(f"obs: expected a numeric array; got dtype {x.dtype}")
-        x = x.float()
+            raise ValueError(f"{func}: obs must be numeric; got dtype {x.dtype}")
+        x = x.to(device=self.device or x.device, dtype=torch.float32)
         if not torch.isfinite(x).all():
-            raise ValueError("obs: must be finite; got NaN or inf")
+            raise ValueError(f"{func}: obs must be finite; got NaN or inf")
         return x
 
     @torch.no_grad()
-    def encode(self, obs: Any) -> np.ndarray:
-        """Features of ``obs`` ``[..., obs_dim]`` (array, tensor, dict or Trajectory): float32 ``[..., dim]``."""
-        x = self._check_obs(obs)
+    def encode(self, obs: Any) -> Any:
+        """Features ``[..., dim]`` of ``obs`` ``[..., obs_dim]`` (array, tensor, dict or Trajectory).
+
+        numpy in, numpy (float32) out; a tensor in, a float32 tensor out on the encoding device.
+        """
+        tensor_in = isinstance(obs, torch.Tensor) or (
+            isinstance(obs, Mapping) and isinstance(obs.get(self.obs_key or "observation"), torch.Tensor)
+        )
+        x = self._check_obs(obs, f"{type(self).__name__}.encode")
         lead = x.shape[:-1]
-        out = self._encode(x.reshape(-1, x.shape[-1]))
-        return out.reshape(*lead, -1).cpu().numpy().astype(np.float32, copy=False)
+        out = self._encode(x.reshape(-1, x.shape[-1])).reshape(*lead, -1)
+        return out if tensor_in else out.cpu().numpy().astype(np.float32, copy=False)
+
+    def to(self, device: str | torch.device | None) -> Encoder:
+        """Move encoding (and any parameters) to ``device``; returns ``self``."""
+        self.device = as_device(device)
+        return self
 
     # --------------------------------------------------------------- persistence
     def _state(self) -> dict[str, Any]:
         raise NotImplementedError
 
     @classmethod
-    def _from_state(cls, state: dict[str, Any]) -> Encoder:
+    def _from_state(cls, state: dict[str, Any], device: torch.device | None) -> Encoder:
         raise NotImplementedError
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the encoder to ``path`` (one torch file), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save({"kind": self.kind, "state": self._state()}, tmp)
-        os.replace(tmp, path)
-        return path
+    def to_payload(self) -> dict[str, Any]:
+        """``{"kind", "state"}``: what :meth:`save` writes (rewarders embed it in their own files)."""
+        return {"kind": self.kind, "state": self._state()}
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Encoder:
-        """Load an encoder saved with :meth:`save` (of this class or, from ``Encoder``, any class)."""
-        data = torch.load(Path(path), map_location="cpu", weights_only=False)
-        kind = data.get("kind")
-        target = Encoder._registry.get(kind)
+    def from_payload(
+        cls, payload: dict[str, Any], *, device: str | torch.device | None = None, func: str = "Encoder.load"
+    ) -> Encoder:
+        """The encoder :meth:`to_payload` described (of this class or, from ``Encoder``, any class)."""
+        kind = payload.get("kind")
+        target = Encoder._registry.get(kind)  # type: ignore[arg-type]
         if target is None or not issubclass(target, cls):
-            raise ValueError(f"path: {path} holds a {kind!r} encoder, not a {cls.__name__}")
-        return target._from_state(data["state"])
+            raise ValueError(f"{func}: the file holds a {kind!r} encoder, not a {cls.__name__}")
+        try:
+            return target._from_state(payload["state"], as_device(device))
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{func}: the {kind!r} encoder's saved state is incomplete ({err!r})") from None
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the encoder to ``path`` (one torch file of tensors and plain values), atomically."""
+        return save_checkpoint(path, self.to_payload())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Encoder:
+        """Load an encoder saved with :meth:`save` onto ``device`` (default: where it was saved from, for
+        encoders with parameters). Nothing in the file is executed (``weights_only=True``)."""
+        func = f"{cls.__name__}.load"
+        return cls.from_payload(
+            load_checkpoint(path, func=func, what="encoder file"), device=device, func=func
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(obs_dim={self.obs_dim}, obs_key={self.obs_key!r})"
 
 
-def load_encoder(path: str | os.PathLike[str]) -> Encoder:
+def load_encoder(path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Encoder:
     """Load any encoder saved with ``save``."""
-    return Encoder.load(path)
+    return Encoder.load(path, device=device)
 
 
 class IdentityEncoder(Encoder):
@@ -151,14 +197,15 @@ class IdentityEncoder(Encoder):
 
     kind = "identity"
 
-    def __init__(self, obs_dim: int | None = None, *, obs_key: str | None = None) -> None:
-        self.obs_dim, self.obs_key = obs_dim, obs_key
-
-    @property
-    def dim(self) -> int:
-        if self.obs_dim is None:
-            raise ValueError("IdentityEncoder.dim: call fit() first or pass obs_dim")
-        return self.obs_dim
+    def __init__(
+        self,
+        obs_dim: int | None = None,
+        *,
+        obs_key: str | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.obs_dim = None if obs_dim is None else check_int(obs_dim, "obs_dim", "IdentityEncoder")
+        self.obs_key, self.device = obs_key, as_device(device)
 
     def fit(self, trajectories: Iterable[Trajectory], **kwargs: Any) -> IdentityEncoder:
         self.obs_dim = stack_observations(trajectories, self.obs_key, "IdentityEncoder.fit")[0].shape[1]
@@ -171,8 +218,8 @@ class IdentityEncoder(Encoder):
         return {"obs_dim": self.obs_dim, "obs_key": self.obs_key}
 
     @classmethod
-    def _from_state(cls, state: dict[str, Any]) -> IdentityEncoder:
-        return cls(state["obs_dim"], obs_key=state["obs_key"])
+    def _from_state(cls, state: dict[str, Any], device: torch.device | None) -> IdentityEncoder:
+        return cls(state["obs_dim"], obs_key=state["obs_key"], device=device)
 
 
 class NormalizedStateEncoder(Encoder):
@@ -180,39 +227,48 @@ class NormalizedStateEncoder(Encoder):
 
     kind = "normalized"
 
-    def __init__(self, *, obs_key: str | None = None, min_std: float = 1e-6) -> None:
-        self.obs_key, self.min_std = obs_key, float(min_std)
+    def __init__(
+        self, *, obs_key: str | None = None, min_std: float = 1e-6, device: str | torch.device | None = None
+    ) -> None:
+        self.obs_key, self.device = obs_key, as_device(device)
+        self.min_std = check_float(min_std, "min_std", "NormalizedStateEncoder", low=0.0, low_open=False)
         self.obs_dim: int | None = None
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
-
-    @property
-    def dim(self) -> int:
-        if self.obs_dim is None:
-            raise ValueError("NormalizedStateEncoder.dim: call fit() first")
-        return self.obs_dim
+        self._stats: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}  # mean, std per device
 
     def fit(self, trajectories: Iterable[Trajectory], **kwargs: Any) -> NormalizedStateEncoder:
         obs = np.concatenate(stack_observations(trajectories, self.obs_key, "NormalizedStateEncoder.fit"))
         self.obs_dim = int(obs.shape[1])
-        self.mean = obs.mean(0).astype(np.float32)
-        self.std = np.maximum(obs.std(0), self.min_std).astype(np.float32)
+        self._set_stats(obs.mean(0), np.maximum(obs.std(0), self.min_std))
         return self
 
+    def _set_stats(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean, self.std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+        self._stats = {}
+
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - torch.from_numpy(self.mean)) / torch.from_numpy(self.std)
+        if x.device not in self._stats:  # the statistics are copied to each device once
+            self._stats[x.device] = (
+                torch.from_numpy(self.mean).to(x.device),
+                torch.from_numpy(self.std).to(x.device),
+            )
+        mean, std = self._stats[x.device]
+        return (x - mean) / std
 
     def _state(self) -> dict[str, Any]:
         return {
             "obs_key": self.obs_key,
             "min_std": self.min_std,
             "obs_dim": self.obs_dim,
-            "mean": self.mean,
-            "std": self.std,
+            "mean": None if self.mean is None else torch.from_numpy(self.mean),
+            "std": None if self.std is None else torch.from_numpy(self.std),
         }
 
     @classmethod
-    def _from_state(cls, state: dict[str, Any]) -> NormalizedStateEncoder:
-        enc = cls(obs_key=state["obs_key"], min_std=state["min_std"])
-        enc.obs_dim, enc.mean, enc.std = state["obs_dim"], state["mean"], state["std"]
+    def _from_state(cls, state: dict[str, Any], device: torch.device | None) -> NormalizedStateEncoder:
+        enc = cls(obs_key=state["obs_key"], min_std=state["min_std"], device=device)
+        enc.obs_dim = state["obs_dim"]
+        if state["mean"] is not None:
+            enc._set_stats(state["mean"].numpy(), state["std"].numpy())
         return enc

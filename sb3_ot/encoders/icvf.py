@@ -28,8 +28,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from sb3_ot._args import check_float, check_int, with_overrides
 from sb3_ot.data.trajectory import Trajectory
-from sb3_ot.encoders.base import Encoder, stack_observations
+from sb3_ot.encoders.base import Encoder, as_device, stack_observations
+from sb3_ot.nn import mlp, polyak_update
 
 __all__ = ["ICVFConfig", "ICVFEncoder"]
 
@@ -50,20 +52,30 @@ class ICVFConfig:
     p_current: float = 0.2
     p_same: float = 0.5
 
-
-def _mlp(in_dim: int, dims: Sequence[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for d in dims:
-        layers += [nn.Linear(in_dim, d), nn.GELU(), nn.LayerNorm(d)]
-        in_dim = d
-    return nn.Sequential(*layers)
+    def __post_init__(self) -> None:
+        func = "ICVFConfig"
+        dims = tuple(check_int(d, "hidden_dims", func) for d in self.hidden_dims)
+        if not dims:
+            raise ValueError(f"{func}: hidden_dims must hold at least one layer width; got ()")
+        object.__setattr__(self, "hidden_dims", dims)
+        object.__setattr__(self, "ensemble", check_int(self.ensemble, "ensemble", func))
+        object.__setattr__(self, "batch_size", check_int(self.batch_size, "batch_size", func))
+        check_float(self.expectile, "expectile", func, low=0.0, high=1.0 - 1e-12)
+        for name in ("discount", "tau", "p_random", "p_traj", "p_current", "p_same"):
+            check_float(getattr(self, name), name, func, low=0.0, high=1.0, low_open=False)
+        check_float(self.lr, "lr", func)
+        if abs(self.p_random + self.p_traj + self.p_current - 1.0) > 1e-6:
+            raise ValueError(
+                f"{func}: p_random + p_traj + p_current must be 1; got "
+                f"{self.p_random} + {self.p_traj} + {self.p_current}"
+            )
 
 
 class _MultilinearVF(nn.Module):
     def __init__(self, obs_dim: int, dims: Sequence[int]) -> None:
         super().__init__()
         d = dims[-1]
-        self.phi, self.psi, self.T = _mlp(obs_dim, dims), _mlp(obs_dim, dims), _mlp(d, dims)
+        self.phi, self.psi, self.T = mlp(obs_dim, dims), mlp(obs_dim, dims), mlp(d, dims)
         self.A, self.B = nn.Linear(d, d), nn.Linear(d, d)
 
     def combine(self, phi: torch.Tensor, psi: torch.Tensor, tz: torch.Tensor) -> torch.Tensor:
@@ -142,8 +154,8 @@ class ICVFEncoder(Encoder):
         Hyperparameters; keyword overrides (``hidden_dims=(64, 64)``, ``lr=...``) are accepted too.
     seed : int
         Seeds the network initialisation and the batch sampling.
-    device : str
-        Torch device for training and encoding.
+    device : str, torch.device or None
+        Torch device for training and encoding (None: the CPU).
     """
 
     kind = "icvf"
@@ -154,22 +166,13 @@ class ICVFEncoder(Encoder):
         obs_key: str | None = None,
         config: ICVFConfig | None = None,
         seed: int = 0,
-        device: str = "cpu",
+        device: str | torch.device | None = None,
         **overrides: Any,
     ) -> None:
-        cfg = config or ICVFConfig()
-        if overrides:
-            unknown = set(overrides) - set(asdict(cfg))
-            if unknown:
-                raise ValueError(f"ICVFEncoder: unknown hyperparameters {sorted(unknown)}; see ICVFConfig")
-            cfg = ICVFConfig(**{**asdict(cfg), **overrides})
-        if not 0.0 < cfg.expectile < 1.0:
-            raise ValueError(f"expectile: expected a value in (0, 1); got {cfg.expectile}")
-        if abs(cfg.p_random + cfg.p_traj + cfg.p_current - 1.0) > 1e-6:
-            raise ValueError(
-                f"p_random + p_traj + p_current must be 1; got {cfg.p_random} + {cfg.p_traj} + {cfg.p_current}"
-            )
-        self.config, self.seed, self.device, self.obs_key = cfg, int(seed), torch.device(device), obs_key
+        cfg = with_overrides(config or ICVFConfig(), overrides, "ICVFEncoder")
+        self.config, self.obs_key = cfg, obs_key
+        self.seed = check_int(seed, "seed", "ICVFEncoder", minimum=0)
+        self.device: torch.device = as_device(device) or torch.device("cpu")
         self.obs_dim: int | None = None
         self.net: _Ensemble | None = None
         self.target: _Ensemble | None = None
@@ -224,8 +227,8 @@ class ICVFEncoder(Encoder):
             For no trajectories, non-flat observations, mismatched obs sizes, or a different obs size
             than a previous ``fit``.
         """
-        if not isinstance(n_updates, int) or n_updates < 1:
-            raise ValueError(f"n_updates: expected a positive int; got {n_updates!r}")
+        n_updates = check_int(n_updates, "n_updates", "ICVFEncoder.fit")
+        log_every = check_int(log_every, "log_every", "ICVFEncoder.fit")
         observations = stack_observations(trajectories, self.obs_key, "ICVFEncoder.fit")
         obs_dim = observations[0].shape[1]
         if self.net is None:
@@ -248,9 +251,7 @@ class ICVFEncoder(Encoder):
             self._opt.zero_grad(set_to_none=True)
             loss.backward()
             self._opt.step()
-            with torch.no_grad():
-                for p, tp in zip(self.net.parameters(), self.target.parameters(), strict=True):
-                    tp.lerp_(p, self.config.tau)
+            polyak_update(self.net, self.target, self.config.tau)
             self.n_updates += 1
             if step % log_every == 0 or step == n_updates - 1:
                 self.history.append(
@@ -262,13 +263,13 @@ class ICVFEncoder(Encoder):
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         assert self.net is not None
-        return self.net.members[0].psi(x.to(self.device))
+        return self.net.members[0].psi(x)
 
     @torch.no_grad()
     def value(self, s: Any, g: Any, z: Any) -> np.ndarray:
         """Ensemble-mean ``V(s, s+, z)`` for observation batches ``[N, obs_dim]`` -> ``[N]``."""
         assert self.net is not None
-        s, g, z = (self._check_obs(v).to(self.device) for v in (s, g, z))
+        s, g, z = (self._check_obs(v, "ICVFEncoder.value") for v in (s, g, z))
         return self.net(s, g, z).mean(0).cpu().numpy()
 
     # --------------------------------------------------------------- persistence
@@ -288,10 +289,21 @@ class ICVFEncoder(Encoder):
             "history": self.history,
         }
 
+    def to(self, device: str | torch.device | None) -> ICVFEncoder:
+        """Move the networks (and the optimizer's state) to ``device``; returns ``self``."""
+        self.device = as_device(device) or torch.device("cpu")
+        if self.net is not None and self.target is not None:
+            state = self._opt.state_dict()
+            self.net.to(self.device)
+            self.target.to(self.device)
+            self._opt = torch.optim.Adam(self.net.parameters(), lr=self.config.lr)
+            self._opt.load_state_dict(state)  # Adam's moments follow the parameters' device
+        return self
+
     @classmethod
-    def _from_state(cls, state: dict[str, Any]) -> ICVFEncoder:
+    def _from_state(cls, state: dict[str, Any], device: torch.device | None) -> ICVFEncoder:
         cfg = {**state["config"], "hidden_dims": tuple(state["config"]["hidden_dims"])}
-        enc = cls(obs_key=state["obs_key"], config=ICVFConfig(**cfg), seed=state["seed"])
+        enc = cls(obs_key=state["obs_key"], config=ICVFConfig(**cfg), seed=state["seed"], device=device)
         enc._build(state["obs_dim"])
         assert enc.net is not None and enc.target is not None
         enc.net.load_state_dict(state["net"])

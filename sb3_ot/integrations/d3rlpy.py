@@ -1,20 +1,25 @@
-"""d3rlpy glue: train IQL or BC on an ``MDPDataset`` and evaluate it in the real env as it learns."""
+"""d3rlpy glue: train IQL or BC on an ``MDPDataset`` and evaluate it in the real env as it learns.
+
+d3rlpy (and gymnasium) are imported when a function needs them: importing this module is cheap, so
+configs can check their settings against :data:`IQL_PRESETS` before any work starts.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import d3rlpy
-import gymnasium as gym
 import numpy as np
 
-from sb3_ot.data.envs import make_env
-from sb3_ot.data.rollout import episode_returns
+from sb3_ot.data.scores import normalized_score
 
-__all__ = ["IQL_PRESETS", "OfflineRun", "evaluate", "make_algo", "train_offline"]
+if TYPE_CHECKING:
+    import d3rlpy
+    import gymnasium as gym
+
+__all__ = ["IQL_PRESETS", "OfflineRun", "evaluate", "make_algo", "quiet_d3rlpy_logs", "train_offline"]
 
 #: IQL's published settings (expectile, temperature): locomotion and mazes.
 IQL_PRESETS = {"locomotion": (0.7, 3.0), "maze": (0.9, 10.0)}
@@ -29,6 +34,8 @@ def make_algo(
     device: str = "cpu:0",
 ):
     """A d3rlpy IQL (with the preset's expectile and temperature) or BC, MLPs of ``hidden`` units."""
+    import d3rlpy
+
     encoder = d3rlpy.models.VectorEncoderFactory(list(hidden))
     if name == "iql":
         expectile, temperature = IQL_PRESETS[preset]
@@ -49,6 +56,7 @@ def evaluate(
     algo: Any, env: gym.Env | str, *, n_episodes: int = 10, seed: int = 0, obs_key: str | None = None
 ) -> list[float]:
     """Returns of ``n_episodes`` greedy episodes of a d3rlpy algorithm (reset seeds ``seed + k``)."""
+    from sb3_ot.data.rollouts import episode_returns
 
     def policy(obs: Any, t: int, rng: np.random.Generator) -> np.ndarray:
         x = obs[obs_key or "observation"] if isinstance(obs, dict) else obs
@@ -95,8 +103,14 @@ def train_offline(
     ``ref_scores = (random, expert)`` turns returns into D4RL normalized scores (0 random, 100 expert).
     ``log`` receives ``{"<name>/return", "<name>/score", "<name>/update"}`` at every evaluation.
     """
+    import d3rlpy
+
+    from sb3_ot.data.envs import make_env
+
     if n_steps < 1 or eval_every < 1:
-        raise ValueError(f"n_steps, eval_every: expected positive ints; got {n_steps}, {eval_every}")
+        raise ValueError(
+            f"train_offline: n_steps and eval_every must be positive ints; got {n_steps}, {eval_every}"
+        )
     d3rlpy.seed(seed)
     env = make_env(env_id)
     lo, hi = ref_scores
@@ -105,7 +119,7 @@ def train_offline(
     def record(update: int) -> None:
         returns = evaluate(algo, env, n_episodes=n_eval_episodes, seed=50_000 + seed, obs_key=obs_key)
         mean = float(np.mean(returns))
-        score = 100.0 * (mean - lo) / (hi - lo)
+        score = normalized_score(mean, lo, hi)
         run.curve.append((update, mean, score))
         if log is not None:
             log({f"{name}/return": mean, f"{name}/score": score, f"{name}/update": update})
@@ -127,3 +141,13 @@ def train_offline(
         env.close()
     run.seconds = time.perf_counter() - t0
     return run
+
+
+def quiet_d3rlpy_logs() -> None:
+    """Keep only d3rlpy's errors: it logs every epoch's metrics and model build through structlog, while
+    sb3-ot's jobs print their own progress bars and tables."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))

@@ -77,22 +77,11 @@ def _softmin(LazyTensor, xs, ys, h):
     return -(h_j - ((x_i - y_j) ** 2).sum(-1)).logsumexp(dim=2).view(xs.shape[0], xs.shape[1])
 
 
-def sinkhorn_keops(
-    x, y, a, b, *, eps: float, cost: str, tol: float, max_iter: int, eps_scaling: float | None
-):
-    """See :func:`sb3_ot.ot.sinkhorn`. ``x`` (B,N,D), ``y`` (M,D) or (B,M,D), ``a`` (B,N), ``b`` (B,M)."""
+def _warm_start(x, y, a, b, eps: float, kappa: float, eps_scaling: float | None):
+    """geomloss's eps-scaling on its cost ``|x-y|^2/2 = C / (2 kappa)`` at ``eps_g = eps / (2 kappa)``:
+    potentials ``(f, g)`` in our convention, close to the target eps."""
     from geomloss import SamplesLoss
 
-    from .sinkhorn import SinkhornResult
-
-    LazyTensor = _lazy_tensor_cls()
-    B, N, _ = x.shape
-    if y.ndim == 2:
-        y = y[None].expand(B, *y.shape)
-    x, y = x.contiguous(), y.contiguous()
-    kappa = 1.0 if cost == "sqeuclidean" else 0.5  # C = kappa |x - y|^2 on the (normalised) points
-
-    # 1) geomloss eps-scaling on its cost |x-y|^2/2 = C / (2 kappa), at eps_g = eps / (2 kappa).
     ratio = eps_scaling if (eps_scaling is not None and eps_scaling > 1) else 4.0
     loss = SamplesLoss(
         "sinkhorn",
@@ -104,11 +93,12 @@ def sinkhorn_keops(
         backend="online",
     )
     F, G = loss(a, x, b, y)
-    f, g = 2 * kappa * F.view(B, N), 2 * kappa * G.view(B, -1)
+    return 2 * kappa * F.view(x.shape[0], x.shape[1]), 2 * kappa * G.view(x.shape[0], -1)
 
-    # 2) Alternating updates at the target eps, on points scaled so that |xs - ys|^2 = C / eps.
-    scale = (kappa / eps) ** 0.5
-    xs, ys = x * scale, y * scale
+
+def _refine(LazyTensor, xs, ys, a, b, f, g, eps: float, tol: float, max_iter: int):
+    """Alternating softmin updates at the target eps on points scaled so that ``|xs - ys|^2 = C / eps``,
+    until the column marginals meet ``tol``; returns ``f, g, log_b, marginal error, iterations``."""
     log_a = torch.where(a > 0, a.log(), torch.full_like(a, _LOG_ZERO))
     log_b = torch.where(b > 0, b.log(), torch.full_like(b, _LOG_ZERO))
     f = eps * _softmin(LazyTensor, xs, ys, log_b + g / eps)  # rows exact
@@ -122,8 +112,27 @@ def sinkhorn_keops(
             break
         g = g_new
         f = eps * _softmin(LazyTensor, xs, ys, log_b + g / eps)
+    return f, g, log_b, err, n_iters
 
-    # 3) row_cost_i = a_i sum_j b_j exp((f_i + g_j - C_ij)/eps) C_ij, as one KeOps reduction.
+
+def sinkhorn_keops(
+    x, y, a, b, *, eps: float, cost: str, tol: float, max_iter: int, eps_scaling: float | None
+):
+    """See :func:`sb3_ot.ot.sinkhorn`. ``x`` (B,N,D), ``y`` (M,D) or (B,M,D), ``a`` (B,N), ``b`` (B,M)."""
+    from .sinkhorn import SinkhornResult
+
+    LazyTensor = _lazy_tensor_cls()
+    B, N, _ = x.shape
+    if y.ndim == 2:
+        y = y[None].expand(B, *y.shape)
+    x, y = x.contiguous(), y.contiguous()
+    kappa = 1.0 if cost == "sqeuclidean" else 0.5  # C = kappa |x - y|^2 on the (normalised) points
+    f, g = _warm_start(x, y, a, b, eps, kappa, eps_scaling)
+    scale = (kappa / eps) ** 0.5
+    xs, ys = x * scale, y * scale
+    f, g, log_b, err, n_iters = _refine(LazyTensor, xs, ys, a, b, f, g, eps, tol, max_iter)
+
+    # row_cost_i = a_i sum_j b_j exp((f_i + g_j - C_ij)/eps) C_ij, as one KeOps reduction.
     x_i = LazyTensor(xs[:, :, None, :])
     y_j = LazyTensor(ys[:, None, :, :])
     f_i = LazyTensor((f / eps)[:, :, None, None])
@@ -131,13 +140,6 @@ def sinkhorn_keops(
     d_ij = ((x_i - y_j) ** 2).sum(-1)
     row_cost = a * eps * ((f_i + h_j - d_ij).exp() * d_ij).sum(dim=2).view(B, N)
     return SinkhornResult(
-        cost=row_cost.sum(-1),
-        row_cost=row_cost,
-        f=f,
-        g=g,
-        plan=None,
-        n_iters=n_iters,
-        marginal_error=err,
-        eps=eps,
-        backend="keops",
-    )
+        cost=row_cost.sum(-1), row_cost=row_cost, f=f, g=g, plan=None, n_iters=n_iters,
+        marginal_error=err, eps=eps, backend="keops",
+    )  # fmt: skip

@@ -4,7 +4,6 @@ small cost matrices (the causal per-step OT reward)."""
 from __future__ import annotations
 
 import numpy as np
-import ot as pot
 import torch
 
 from ._checks import as_tensor, check_finite, check_points, check_weights
@@ -24,6 +23,8 @@ def emd(x, y, a=None, b=None, *, metric: str = "euclidean") -> float:
     -------
     float: the optimal transport cost.
     """
+    import ot as pot  # POT loads its backends on import: only when exact OT is asked for
+
     xt = as_tensor(x, "x").double()
     yt = as_tensor(y, "y", like=xt)
     check_points(xt, "x", "N")
@@ -53,6 +54,8 @@ def emd_matrix(C, a=None, b=None) -> torch.Tensor:
     on the CPU: for the small problems it serves (a few hundred points) it is faster than entropic
     Sinkhorn at small eps, whose iteration count grows as eps falls.
     """
+    import ot as pot
+
     Ct = as_tensor(C, "C")
     if Ct.ndim not in (2, 3):
         raise ValueError(f"C: expected (N, M) or (B, N, M) costs, got shape {tuple(Ct.shape)}")

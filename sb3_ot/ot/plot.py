@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from sb3_ot._files import atomic_write
 
 
 def plot_coupling(plan, row_cost, path: str | Path, *, title: str = "OT coupling") -> Path:
     """Saves the (N, M) plan as an image beside its per-row transport cost (N,); returns the path.
 
-    The file is written to a temporary name first and moved into place.
+    The file is written atomically (a temporary name, then moved into place).
     """
     import matplotlib
 
@@ -30,9 +31,7 @@ def plot_coupling(plan, row_cost, path: str | Path, *, title: str = "OT coupling
     ax1.set(xlabel="row cost sum_j P_ij C_ij", ylim=(0, len(rc) - 1), title="per-step cost")
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
     return path

@@ -13,6 +13,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,9 @@ Cost = Literal["sqeuclidean", "cosine"]
 # Dense (B, N, M) work is chunked over the batch so that each chunk's kernel (4 MiB float32) stays in
 # cache during the scaling iterations: 3-5x faster than one large batched kernel on 2 cores.
 _CHUNK_ELEMENTS = 1 << 20
+# A GPU has no such cache to fit: it wants the whole batch in one launch per iteration, bounded only so
+# that the (B, N, M) kernel, costs and temporaries (a few float32 copies) stay well inside its memory.
+_GPU_CHUNK_ELEMENTS = 1 << 26
 # "auto" switches to KeOps on CUDA once a dense problem would hold more than this many entries.
 _AUTO_KEOPS_ELEMENTS = 50_000_000
 
@@ -190,7 +194,8 @@ def sinkhorn(
                 * torch.exp((result.f[:, :, None] + result.g[:, None, :] - C) / eps)
             )
     else:
-        chunk = max(1, _CHUNK_ELEMENTS // (N * M))
+        per_chunk = _CHUNK_ELEMENTS if x.device.type == "cpu" else _GPU_CHUNK_ELEMENTS
+        chunk = max(1, per_chunk // (N * M))
 
         def solve_chunk(s: int) -> SinkhornResult:
             ys = y if y.ndim == 2 else y[s : s + chunk]
@@ -201,16 +206,30 @@ def sinkhorn(
 
         parts = _map_chunks(solve_chunk, list(range(0, B, chunk)), x.device)
         result = _concat(parts, eps, "tensorized")
+    _check_result(result, "sinkhorn", x, y)
     _warn_if_unconverged(result, tol, max_iter)
     return result if batched else result._squeeze()
+
+
+def _check_result(result: SinkhornResult, func: str, *inputs: torch.Tensor) -> None:
+    """Raise instead of returning a non-finite result (NaN compares False with every tolerance, so it
+    would otherwise pass as converged)."""
+    if bool(torch.isfinite(result.row_cost).all()) and math.isfinite(result.marginal_error):
+        return
+    largest = max(float(t.abs().max()) for t in inputs)
+    raise FloatingPointError(
+        f"{func}: the transport costs are not finite (NaN or inf) in {inputs[0].dtype}: the inputs reach "
+        f"|value| = {largest:.3g}, whose squared distances overflow or lose all precision; rescale the "
+        "features (e.g. standardise them) or pass float64 inputs"
+    )
 
 
 def _map_chunks(solve: Callable[[int], SinkhornResult], starts: list[int], device: torch.device) -> list:
     """``[solve(s) for s in starts]``; on a CPU, spread over ``torch.get_num_threads()`` threads.
 
     Each chunk is a cache-sized Sinkhorn whose scaling iterations are single-threaded mat-vecs that
-    release the GIL, so chunks on separate cores run in parallel (1.3-1.8x on 2 cores for 8 pairs of
-    1000-step HalfCheetah trajectories, measured in docs/benchmarks.md; identical results). torch runs
+    release the GIL, so chunks on separate cores run in parallel with identical results (speed-ups in
+    docs/benchmarks.md). torch runs
     one thread per chunk meanwhile (its pool size is restored afterwards); BLAS stays single-threaded
     for the whole call.
     """
@@ -232,7 +251,7 @@ def _map_chunks(solve: Callable[[int], SinkhornResult], starts: list[int], devic
 
 
 def _warn_if_unconverged(result: SinkhornResult, tol: float, max_iter: int) -> None:
-    if result.marginal_error > tol:
+    if not result.marginal_error <= tol:
         warnings.warn(
             f"sb3_ot.ot: Sinkhorn stopped at max_iter={max_iter} with marginal error "
             f"{result.marginal_error:.2e} > tol={tol:g}; raise max_iter or eps for an accurate plan.",
@@ -316,6 +335,7 @@ def sinkhorn_matrix(
     a_w = check_weights(a, "a", B, N, C, "N")
     b_w = check_weights(b, "b", B, M, C, "M")
     result = _solve_costs(C, a_w, b_w, eps, tol, max_iter, n_iters, eps_scaling, return_plan)
+    _check_result(result, "sinkhorn_matrix", C)
     if n_iters is None:
         _warn_if_unconverged(result, tol, max_iter)
     return result if batched else result._squeeze()

@@ -7,6 +7,8 @@
 
 from sb3_ot.rewards.ot import (
     AILOTRewarder,
+    Coupling,
+    OTRewardConfig,
     OTRewarder,
     OTRRewarder,
     as_trajectories,
@@ -16,7 +18,9 @@ from sb3_ot.rewards.ot import (
 
 __all__ = [
     "AILOTRewarder",
+    "Coupling",
     "OTRRewarder",
+    "OTRewardConfig",
     "OTRewarder",
     "as_trajectories",
     "iql_reward_scale",

@@ -21,35 +21,38 @@ expert and batch, which is where the OT engine's speed shows.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal, overload
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, NamedTuple, overload
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from sb3_ot import ot
-from sb3_ot.data.trajectory import Trajectory
-from sb3_ot.encoders.base import Encoder, IdentityEncoder, NormalizedStateEncoder, stack_observations
-
-__all__ = [
-    "AILOTRewarder",
-    "OTRRewarder",
-    "OTRewarder",
-    "as_trajectories",
-    "iql_reward_scale",
-    "relabel_for_offline",
-]
+from sb3_ot._args import check_choice, check_float, check_int, with_overrides
+from sb3_ot._files import load_checkpoint, save_checkpoint
+from sb3_ot.data.trajectory import DEFAULT_OBS_KEY, Trajectory
+from sb3_ot.encoders.base import (
+    Encoder,
+    IdentityEncoder,
+    NormalizedStateEncoder,
+    as_device,
+    stack_observations,
+)
 
 
 def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> list[Trajectory]:
-    """Expert demonstrations as trajectories: Trajectory(s), observation arrays ``[T+1, obs_dim]``, or
-    a local Minari dataset id / MinariDataset (all its episodes)."""
-    import minari
+    """Expert demonstrations as trajectories: Trajectory(s), observation arrays or tensors
+    ``[T+1, obs_dim]``, or a local Minari dataset id / folder / MinariDataset (all its episodes)."""
+    minari = sys.modules.get("minari")  # a MinariDataset can only exist once minari is imported
+    if isinstance(expert, str | os.PathLike) or (
+        minari is not None and isinstance(expert, minari.MinariDataset)
+    ):
+        from sb3_ot.data.minari_io import load_trajectories
 
-    from sb3_ot.data import load_trajectories
-
-    if isinstance(expert, str | os.PathLike | minari.MinariDataset):
         return load_trajectories(expert)
     if isinstance(expert, Trajectory):
         return [expert]
@@ -63,7 +66,7 @@ def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> li
         if isinstance(item, Trajectory):
             out.append(item)
             continue
-        arr = np.asarray(item.cpu() if isinstance(item, torch.Tensor) else item)
+        arr = np.asarray(item.detach().cpu() if isinstance(item, torch.Tensor) else item)
         if arr.ndim != 2:
             raise ValueError(
                 f"{func}: expert[{i}] must be observations [T+1, obs_dim]; got shape {arr.shape}"
@@ -75,6 +78,65 @@ def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> li
     return out
 
 
+@dataclass(frozen=True)
+class OTRewardConfig:
+    """Settings of an :class:`OTRewarder` (see its docstring for each field's meaning).
+
+    ``scale_per_dim=True`` divides ``scale`` by the feature size (OTR's ``beta * T / obs_dim``).
+    """
+
+    cost: Literal["sqeuclidean", "cosine"] = "sqeuclidean"
+    pair_offset_k: int = 0
+    eps: float = 0.01
+    alpha: float = 1.0
+    scale: float = 1.0
+    scale_per_dim: bool = False
+    start_alignment: bool = False
+    aggregation: Literal["best", "mean"] = "best"
+    solver: Literal["sinkhorn", "exact"] = "sinkhorn"
+    tol: float = 1e-4
+    max_iter: int = 10_000
+    backend: Literal["auto", "tensorized", "keops"] = "auto"
+    eps_scaling: float | None = None
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        func = "OTRewarder"
+        check_choice(self.cost, "cost", func, ("sqeuclidean", "cosine"))
+        check_choice(self.aggregation, "aggregation", func, ("best", "mean"))
+        check_choice(self.solver, "solver", func, ("sinkhorn", "exact"))
+        check_choice(self.backend, "backend", func, ("auto", "tensorized", "keops"))
+        for name in ("eps", "scale", "tol"):
+            object.__setattr__(self, name, check_float(getattr(self, name), name, func))
+        object.__setattr__(self, "alpha", check_float(self.alpha, "alpha", func, low=None))
+        object.__setattr__(
+            self, "pair_offset_k", check_int(self.pair_offset_k, "pair_offset_k", func, minimum=0)
+        )
+        object.__setattr__(self, "max_iter", check_int(self.max_iter, "max_iter", func))
+        object.__setattr__(self, "batch_size", check_int(self.batch_size, "batch_size", func))
+        if self.eps_scaling is not None:
+            object.__setattr__(
+                self, "eps_scaling", check_float(self.eps_scaling, "eps_scaling", func, low=1.0)
+            )
+
+
+class Coupling(NamedTuple):
+    """An OT plan behind a trajectory's rewards (:meth:`OTRewarder.coupling`)."""
+
+    plan: torch.Tensor  # [T, M]: agent steps x expert steps, rows summing to 1 / T
+    row_cost: torch.Tensor  # [T]: sum_j plan_ij C_ij
+    expert: int  # index of the expert in set_expert's order
+
+
+@dataclass
+class _Batch:
+    """Padded feature rows of trajectories: ``x [B, N, F]``, weights ``a [B, N]`` (0 on padding)."""
+
+    x: torch.Tensor
+    a: torch.Tensor
+    lengths: torch.Tensor  # [B] int64
+
+
 class OTRewarder:
     """Per-step OT rewards against expert demonstrations (the shared core of AILOT and OTR).
 
@@ -82,6 +144,14 @@ class OTRewarder:
     ----------
     encoder : Encoder or None
         Features the cost is computed in. ``None``: raw observations (:class:`IdentityEncoder`).
+    config : OTRewardConfig or None
+        All settings below at once; keyword overrides (``eps=...``) apply on top.
+    obs_key : str or None
+        Key of dict observations (default ``"observation"``).
+    device : str, torch.device or None
+        Where features, OT and rewards are computed. ``None``: the encoder's device if it has one,
+        else where the expert's tensors are, else the CPU. On CUDA, ``backend="auto"`` reaches KeOps
+        for large batches.
     cost : {"sqeuclidean", "cosine"}
         ``|x - y|^2 / D`` or ``1 - cos(x, y)``.
     pair_offset_k : int
@@ -94,82 +164,88 @@ class OTRewarder:
         Drop expert steps before the one closest to the agent's first step.
     aggregation : {"best", "mean"}
         How rewards against several experts combine.
-    obs_key : str or None
-        Key of dict observations (default ``"observation"``).
     solver : {"sinkhorn", "exact"}
         ``"sinkhorn"``: the entropic plan at ``eps`` (:func:`sb3_ot.ot.sinkhorn`, batched, GPU/KeOps).
         ``"exact"``: the unregularised plan (:func:`sb3_ot.ot.emd_matrix`, POT's network simplex, one
         CPU solve per trajectory), faster for short trajectories (a few hundred steps) at small eps;
         the causal ``mode="step"`` reward's default.
     tol, max_iter, backend, eps_scaling : float, int, str, float or None
-        Passed to :func:`sb3_ot.ot.sinkhorn`. ``eps_scaling`` anneals eps from the cost range down:
-        costs spanning many times eps (states far from a near-static expert) then converge in tens of
-        iterations instead of hundreds.
+        Passed to :func:`sb3_ot.ot.sinkhorn`. ``eps_scaling`` anneals eps from the cost range down, so
+        costs spanning many times eps converge in tens of iterations instead of hundreds.
     batch_size : int
         Agent trajectories per engine call.
+
+    Arrays in, arrays out: observations given as numpy arrays or :class:`Trajectory` get numpy rewards;
+    observations given as torch tensors get tensors on :attr:`device`.
     """
+
+    _registry: ClassVar[dict[str, type[OTRewarder]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        OTRewarder._registry[cls.__name__] = cls
 
     def __init__(
         self,
         encoder: Encoder | None = None,
         *,
-        cost: Literal["sqeuclidean", "cosine"] = "sqeuclidean",
-        pair_offset_k: int = 0,
-        eps: float = 0.01,
-        alpha: float = 1.0,
-        scale: float = 1.0,
-        start_alignment: bool = False,
-        aggregation: Literal["best", "mean"] = "best",
+        config: OTRewardConfig | None = None,
         obs_key: str | None = None,
-        tol: float = 1e-4,
-        max_iter: int = 10_000,
-        backend: str = "auto",
-        batch_size: int = 32,
-        solver: Literal["sinkhorn", "exact"] = "sinkhorn",
-        eps_scaling: float | None = None,
+        device: str | torch.device | None = None,
+        **overrides: Any,
     ) -> None:
-        if solver not in ("sinkhorn", "exact"):
-            raise ValueError(f"solver: expected 'sinkhorn' or 'exact'; got {solver!r}")
-        if cost not in ("sqeuclidean", "cosine"):
-            raise ValueError(f"cost: expected 'sqeuclidean' or 'cosine'; got {cost!r}")
-        if aggregation not in ("best", "mean"):
-            raise ValueError(f"aggregation: expected 'best' or 'mean'; got {aggregation!r}")
-        if not isinstance(pair_offset_k, int) or pair_offset_k < 0:
-            raise ValueError(f"pair_offset_k: expected a non-negative int; got {pair_offset_k!r}")
-        for name, value in (("eps", eps), ("scale", scale)):
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError(f"{name}: expected a positive finite float; got {value!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive int; got {batch_size!r}")
+        cfg = with_overrides(config or OTRewardConfig(), overrides, type(self).__name__)
+        self.config = cfg
         self.encoder = encoder if encoder is not None else IdentityEncoder(obs_key=obs_key)
-        self.cost, self.k, self.eps, self.alpha, self.scale = (
-            cost,
-            pair_offset_k,
-            float(eps),
-            float(alpha),
-            float(scale),
-        )
-        self.start_alignment, self.aggregation, self.obs_key = start_alignment, aggregation, obs_key
-        self.tol, self.max_iter, self.backend, self.batch_size = tol, max_iter, backend, batch_size
-        self.solver, self.eps_scaling = solver, eps_scaling
-        self.experts: list[np.ndarray] = []  # expert features [M_e, F]
+        self.obs_key = obs_key
+        self._device = as_device(device)
+        self._expert_device: torch.device | None = None
+        self.experts: list[torch.Tensor] = []  # expert row features [M_e, F] on self.device
+
+    # ------------------------------------------------------------------ settings
+    cost = property(lambda self: self.config.cost)
+    k = property(lambda self: self.config.pair_offset_k)
+    eps = property(lambda self: self.config.eps)
+    alpha = property(lambda self: self.config.alpha)
+    start_alignment = property(lambda self: self.config.start_alignment)
+    aggregation = property(lambda self: self.config.aggregation)
+    solver = property(lambda self: self.config.solver)
+
+    @property
+    def scale(self) -> float:
+        """The effective ``scale`` of ``r_i = alpha * exp(-scale * T * c_i)``."""
+        if self.config.scale_per_dim and self.encoder.obs_dim is not None:
+            return self.config.scale / float(self.encoder.dim)
+        return self.config.scale
+
+    @property
+    def device(self) -> torch.device:
+        """Where features, OT and rewards are computed (see the ``device`` parameter)."""
+        return self._device or self.encoder.device or self._expert_device or torch.device("cpu")
 
     # ------------------------------------------------------------------ features
-    def features(self, obs: np.ndarray) -> np.ndarray:
-        """Row features of one trajectory's observations ``[T+1, obs_dim]`` -> ``[T, F]`` (float32)."""
-        z = self.encoder.encode(obs)  # [T+1, d]
+    def features(self, obs: Any) -> torch.Tensor:
+        """Row features ``[T, F]`` (float32, on :attr:`device`) of one trajectory's observations ``[T+1, obs_dim]``."""
+        x = (
+            obs if isinstance(obs, torch.Tensor) else torch.tensor(obs, dtype=torch.float32)
+        )  # a copy: Trajectory arrays are read-only
+        z = self.encoder.encode(x.to(self.device)).to(self.device)  # [T+1, d]
         n = len(z) - 1
         rows = z[:n]
         if self.k > 0:
-            rows = np.concatenate([rows, z[np.minimum(np.arange(n) + self.k, n)]], axis=1)
+            ahead = torch.clamp(torch.arange(n, device=z.device) + self.k, max=n)
+            rows = torch.cat([rows, z[ahead]], dim=1)
         if self.cost == "sqeuclidean":
-            rows = rows / np.sqrt(rows.shape[1])  # |x - y|^2 / D
-        return np.ascontiguousarray(rows, dtype=np.float32)
+            rows = rows / float(np.sqrt(rows.shape[1]))  # |x - y|^2 / D
+        return rows.float().contiguous()
 
     def set_expert(self, expert: Any) -> OTRewarder:
-        """Set the expert demonstrations: Trajectory(s), observation arrays ``[T+1, obs_dim]`` or a local
-        Minari dataset id. An unfitted :class:`IdentityEncoder` or :class:`NormalizedStateEncoder` is
-        fitted on them. Returns ``self``."""
+        """Set the expert demonstrations: Trajectory(s), observation arrays or tensors ``[T+1, obs_dim]``
+        or a local Minari dataset id. An unfitted :class:`IdentityEncoder` or
+        :class:`NormalizedStateEncoder` is fitted on them. Returns ``self``."""
+        tensors = expert if isinstance(expert, list | tuple) else [expert]
+        if tensors and all(isinstance(t, torch.Tensor) for t in tensors):
+            self._expert_device = tensors[0].device
         trajs = as_trajectories(expert, func="set_expert", obs_key=self.obs_key)
         observations = stack_observations(trajs, self.obs_key, "set_expert")
         if (
@@ -186,47 +262,11 @@ class OTRewarder:
         return self
 
     # ------------------------------------------------------------------ rewards
-    def _cost_inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x``, ``y`` as :func:`sb3_ot.ot.cost_matrix` wants them: unit vectors for the cosine cost."""
-        if self.cost == "cosine":
-            return torch.nn.functional.normalize(x, dim=-1), torch.nn.functional.normalize(y, dim=-1)
-        return x, y
-
-    def _solve(
-        self, x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, n_cols: np.ndarray | None = None
-    ) -> torch.Tensor:
-        """Row costs ``[B, N]`` of agent batch ``x [B, N, F]`` (weights ``a``) against expert ``y [M, F]``,
-        each batch item restricted to the expert's first ``n_cols[b]`` steps when given."""
-        m = y.shape[0]
-        cols = torch.arange(m)[None]
-        allowed = torch.ones(x.shape[0], m, dtype=torch.bool)
-        if n_cols is not None:
-            allowed = cols < torch.from_numpy(np.asarray(n_cols))[:, None]
-        if self.start_alignment:
-            c0 = ot.cost_matrix(*self._cost_inputs(x[:, :1], y), cost=self.cost)[:, 0]  # [B, M]: first step
-            j1 = c0.masked_fill(~allowed, float("inf")).argmin(-1)
-            allowed = allowed & (cols >= j1[:, None])
-        if self.solver == "exact":
-            C = ot.cost_matrix(*self._cost_inputs(x, y), cost=self.cost)  # [B, N, M]
-            return (ot.emd_matrix(C, a, allowed.to(x.dtype)) * C).sum(-1)
-        res = ot.sinkhorn(
-            x,
-            y,
-            a,
-            allowed.to(x.dtype),
-            eps=self.eps,
-            cost=self.cost,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            backend=self.backend,
-            eps_scaling=self.eps_scaling,
-        )
-        return res.row_cost
-
-    def rewards(
-        self, trajectories: Iterable[Trajectory] | Trajectory, *, progress: bool = False
-    ) -> list[np.ndarray]:
+    def rewards(self, trajectories: Iterable[Any] | Trajectory, *, progress: bool = False) -> list[Any]:
         """Per-step rewards ``[T]`` (float32) of each trajectory, in order.
+
+        ``trajectories``: :class:`Trajectory` objects, or observations ``[T+1, obs_dim]`` (arrays, tensors
+        or dicts of them). All tensors: the rewards are tensors on :attr:`device`; else numpy arrays.
 
         Raises
         ------
@@ -234,18 +274,17 @@ class OTRewarder:
             If no expert is set, or trajectories are empty, hold NaN, or do not match the expert's
             observation size or key.
         """
-        trajs = [trajectories] if isinstance(trajectories, Trajectory) else list(trajectories)
-        return self._label(self._checked_features(trajs, "rewards", "trajectories"), None, progress)
+        items = [trajectories] if isinstance(trajectories, Trajectory) else list(trajectories)
+        feats, tensor_out = self._checked_features(items, "rewards", "trajectories")
+        return self._output(self._label(feats, None, progress), tensor_out)
 
     @overload
-    def prefix_rewards(self, prefixes: Sequence[Any], *, last_only: Literal[True] = ...) -> np.ndarray: ...
+    def prefix_rewards(self, prefixes: Sequence[Any], *, last_only: Literal[True] = ...) -> Any: ...
 
     @overload
-    def prefix_rewards(self, prefixes: Sequence[Any], *, last_only: Literal[False]) -> list[np.ndarray]: ...
+    def prefix_rewards(self, prefixes: Sequence[Any], *, last_only: Literal[False]) -> list[Any]: ...
 
-    def prefix_rewards(
-        self, prefixes: Sequence[Any], *, last_only: bool = True
-    ) -> np.ndarray | list[np.ndarray]:
+    def prefix_rewards(self, prefixes: Sequence[Any], *, last_only: bool = True) -> Any:
         """Causal rewards: for each prefix ``s_0 .. s_t`` (observations ``[t+1, obs_dim]``, a dict of them
         or a Trajectory), its ``t`` rows are transported onto the expert's first ``min(t, M)`` rows
         (progress-matched), with the same features, alignment, squashing and aggregation as
@@ -255,58 +294,146 @@ class OTRewarder:
         (``last_only=True``: ``OTRewardWrapper(mode="step")``'s reward), or each prefix's rewards ``[t]``
         (``last_only=False``: how the SB3 callback rewards an episode still running when PPO's rollout
         ends). It needs no future states; a prefix of length ``t`` costs one ``t x min(t, M)`` OT problem.
+        Tensors in, tensors out, as :meth:`rewards`.
         """
-        trajs = [p if isinstance(p, Trajectory) else Trajectory(p, None, terminated=False) for p in prefixes]
-        if not trajs:
+        items = list(prefixes)
+        if not items:
             return np.zeros(0, np.float32) if last_only else []
         # pairs (s_i, s_i+k) of a prefix may only look at states already seen: min(i + k, t)
-        feats = self._checked_features(trajs, "prefix_rewards", "observations")
-        rewards = self._label(feats, np.array([len(f) for f in feats]), False)
+        feats, tensor_out = self._checked_features(items, "prefix_rewards", "observations")
+        rewards = self._label(feats, [len(f) for f in feats], False)
         if not last_only:
-            return rewards
-        return np.array([r[-1] for r in rewards], dtype=np.float32)
+            return self._output(rewards, tensor_out)
+        last = torch.stack([r[-1] for r in rewards])
+        return last if tensor_out else last.cpu().numpy()
 
-    def _checked_features(self, trajs: list[Trajectory], func: str, what: str) -> list[np.ndarray]:
-        """Row features ``[T_b, F]`` of each trajectory, after checking an expert is set and the
-        observation size matches it (errors name ``func`` and ``what``)."""
+    def coupling(self, trajectory: Any, *, expert: int | None = None) -> Coupling:
+        """The OT plan that :meth:`rewards` turns into this trajectory's rewards.
+
+        Against expert ``expert`` (default: the one whose rewards are kept: the best expert, or the first
+        under ``aggregation="mean"``). Returns a :class:`Coupling`: ``plan [T, M_e]`` on :attr:`device`,
+        whose rows sum to ``1 / T`` (with start alignment, the expert's steps before the aligned start
+        carry no mass), ``row_cost [T]`` (``sum_j P_ij C_ij``, what the rewards squash) and the expert's index.
+        """
+        (feats,), _ = self._checked_features([trajectory], "coupling", "trajectory")
+        batch = self._pad([feats])
+        if expert is None:
+            expert = (
+                0
+                if self.aggregation == "mean"
+                else int(self._expert_rewards(batch, None).sum(-1)[:, 0].argmax())
+            )
+        check_int(expert, "expert", "coupling", minimum=0)
+        if expert >= len(self.experts):
+            raise ValueError(
+                f"coupling: expert must index one of the {len(self.experts)} experts; got {expert}"
+            )
+        row_cost, plan = self._solve(batch, self.experts[expert], None, return_plan=True)
+        assert plan is not None
+        return Coupling(plan[0], row_cost[0], expert)
+
+    def _output(self, rewards: list[torch.Tensor], tensor_out: bool) -> list[Any]:
+        return rewards if tensor_out else [r.cpu().numpy() for r in rewards]
+
+    def _checked_features(self, items: list[Any], func: str, what: str) -> tuple[list[torch.Tensor], bool]:
+        """Row features ``[T_b, F]`` of each item and whether all items were tensors, after checking an
+        expert is set and the observation size matches it (errors name ``func`` and ``what``)."""
         if not self.experts:
             raise ValueError(f"{func}: no expert set; call set_expert(...) first")
-        observations = stack_observations(trajs, self.obs_key, func)
+        if not items:
+            raise ValueError(f"{func}: {what} must hold at least one trajectory; got none")
+        key = self.obs_key or DEFAULT_OBS_KEY
+        picked = [i.get(key) if isinstance(i, Mapping) else i for i in items]
+        tensor_in = all(isinstance(p, torch.Tensor) for p in picked)
+        observations = (
+            _tensor_observations(picked, func, what) if tensor_in else self._array_observations(items, func)
+        )
         if observations[0].shape[1] != self.encoder.obs_dim:
             raise ValueError(
-                f"{func}: {what} have obs_dim {observations[0].shape[1]} but the expert has "
-                f"{self.encoder.obs_dim}"
+                f"{func}: {what} have obs_dim {observations[0].shape[1]} but the expert has {self.encoder.obs_dim}"
             )
-        return [self.features(o) for o in observations]
+        return [self.features(o) for o in observations], tensor_in
 
-    def _label(self, feats: list[np.ndarray], n_cols: np.ndarray | None, progress: bool) -> list[np.ndarray]:
+    def _array_observations(self, items: list[Any], func: str) -> list[np.ndarray]:
+        trajs = []
+        for i, item in enumerate(items):
+            try:
+                trajs.append(
+                    item if isinstance(item, Trajectory) else Trajectory(item, None, terminated=False)
+                )
+            except ValueError as err:
+                raise ValueError(f"{func}: item {i}: {err}") from err
+        return stack_observations(trajs, self.obs_key, func)
+
+    def _pad(self, feats: list[torch.Tensor]) -> _Batch:
+        lengths = torch.tensor([len(f) for f in feats], device=self.device)
+        x = feats[0].new_zeros((len(feats), int(lengths.max()), feats[0].shape[1]))
+        for row, f in enumerate(feats):
+            x[row, : len(f)] = f
+        a = (torch.arange(x.shape[1], device=self.device)[None] < lengths[:, None]).to(x.dtype)
+        return _Batch(x, a, lengths)
+
+    def _label(
+        self, feats: list[torch.Tensor], n_cols: list[int] | None, progress: bool
+    ) -> list[torch.Tensor]:
         """Rewards of feature rows ``[T_b, F]``; ``n_cols[b]``: expert steps item ``b`` may use (all if None)."""
-        out: list[np.ndarray | None] = [None] * len(feats)
+        out: list[torch.Tensor] = [feats[0]] * len(feats)
         order = np.argsort([len(f) for f in feats], kind="stable")  # similar lengths share a batch
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        size = self.config.batch_size
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
         for batch in tqdm(batches, desc="OT rewards", disable=not progress, unit="batch"):
-            lengths = np.array([len(feats[i]) for i in batch])
-            n = int(lengths.max())
-            x = np.zeros((len(batch), n, feats[batch[0]].shape[1]), np.float32)
+            padded = self._pad([feats[i] for i in batch])
+            cols = None if n_cols is None else np.asarray(n_cols)[batch]
+            r = self._aggregate(self._expert_rewards(padded, cols))  # [B, N]
             for row, i in enumerate(batch):
-                x[row, : lengths[row]] = feats[i]
-            mask = torch.from_numpy(np.arange(n)[None] < lengths[:, None])
-            xt, a = torch.from_numpy(x), mask.float()
-            per_expert = []
-            for y in self.experts:
-                cols = None if n_cols is None else np.minimum(n_cols[batch], len(y))
-                row_cost = self._solve(xt, a, torch.from_numpy(y), cols).cpu().numpy()  # [B, N], mass 1/T
-                per_expert.append(self.alpha * np.exp(-self.scale * lengths[:, None] * row_cost))
-            r = np.stack(per_expert)  # [E, B, N]
-            r = np.where(mask.numpy()[None], r, 0.0)
-            if self.aggregation == "best":
-                best = r.sum(-1).argmax(0)  # [B]
-                r = r[best, np.arange(len(batch))]
-            else:
-                r = r.mean(0)
-            for row, i in enumerate(batch):
-                out[i] = r[row, : lengths[row]].astype(np.float32)
-        return out  # type: ignore[return-value]
+                out[i] = r[row, : len(feats[i])].float()
+        return out
+
+    def _expert_rewards(self, batch: _Batch, n_cols: np.ndarray | None) -> torch.Tensor:
+        """Rewards ``[E, B, N]`` (float64, 0 on padding) of the batch against each expert."""
+        per_expert = []
+        for y in self.experts:
+            cols = None if n_cols is None else np.minimum(n_cols, len(y))
+            row_cost, _ = self._solve(batch, y, cols)  # [B, N], each row's mass 1/T
+            exponent = (-self.scale * batch.lengths[:, None].double()) * row_cost.double()
+            per_expert.append(torch.where(batch.a > 0, self.alpha * torch.exp(exponent), 0.0))
+        return torch.stack(per_expert)
+
+    def _aggregate(self, r: torch.Tensor) -> torch.Tensor:
+        if self.aggregation == "best":  # per trajectory, the expert whose rewards sum highest
+            best = r.sum(-1).argmax(0)
+            return r[best, torch.arange(r.shape[1], device=r.device)]
+        return r.mean(0)
+
+    def _cost_inputs(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x``, ``y`` as :func:`sb3_ot.ot.cost_matrix` wants them: unit vectors for the cosine cost."""
+        if self.cost == "cosine":
+            return torch.nn.functional.normalize(x, dim=-1), torch.nn.functional.normalize(y, dim=-1)
+        return x, y
+
+    def _solve(
+        self, batch: _Batch, y: torch.Tensor, n_cols: np.ndarray | None, return_plan: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Row costs ``[B, N]`` (and plans ``[B, N, M]``) of the batch against expert ``y [M, F]``, each
+        batch item restricted to the expert's first ``n_cols[b]`` steps when given."""
+        cfg, x = self.config, batch.x
+        cols = torch.arange(y.shape[0], device=y.device)[None]
+        allowed = torch.ones(x.shape[0], y.shape[0], dtype=torch.bool, device=y.device)
+        if n_cols is not None:
+            allowed = cols < torch.as_tensor(n_cols, device=y.device)[:, None]
+        if cfg.start_alignment:
+            c0 = ot.cost_matrix(*self._cost_inputs(x[:, :1], y), cost=cfg.cost)[:, 0]  # [B, M]: first step
+            j1 = c0.masked_fill(~allowed, float("inf")).argmin(-1)
+            allowed = allowed & (cols >= j1[:, None])
+        if cfg.solver == "exact":
+            C = ot.cost_matrix(*self._cost_inputs(x, y), cost=cfg.cost)  # [B, N, M]
+            plan = ot.emd_matrix(C, batch.a, allowed.to(x.dtype))
+            return (plan * C).sum(-1), plan
+        res = ot.sinkhorn(
+            x, y, batch.a, allowed.to(x.dtype), eps=cfg.eps, cost=cfg.cost, tol=cfg.tol, max_iter=cfg.max_iter,
+            backend=cfg.backend, eps_scaling=cfg.eps_scaling, return_plan=return_plan,
+        )  # fmt: skip
+        return res.row_cost, res.plan
 
     def relabel(self, trajectories: Iterable[Trajectory], *, progress: bool = False) -> list[Trajectory]:
         """The trajectories with ``rews`` replaced by OT rewards (environment rewards kept in
@@ -321,6 +448,45 @@ class OTRewarder:
             out.append(Trajectory(t.obs, t.acts, r.astype(np.float64), terminated=t.terminated, infos=infos))
         return out
 
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the settings, the encoder and the expert features to ``path`` (one torch file of tensors
+        and plain values), atomically."""
+        if not self.experts:
+            raise ValueError(f"{type(self).__name__}.save: no expert set; call set_expert(...) first")
+        payload = {
+            "kind": type(self).__name__,
+            "config": asdict(self.config),
+            "obs_key": self.obs_key,
+            "encoder": self.encoder.to_payload(),
+            "experts": [e.detach().cpu() for e in self.experts],
+        }
+        return save_checkpoint(path, payload)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> OTRewarder:
+        """Load a rewarder saved with :meth:`save`, ready to reward (its expert set), on ``device``
+        (default: the CPU). Nothing in the file is executed (``weights_only=True``)."""
+        func = f"{cls.__name__}.load"
+        data = load_checkpoint(path, func=func, what="rewarder file")
+        target = OTRewarder._registry.get(data.get("kind", ""))
+        if target is None or not issubclass(target, cls):
+            raise ValueError(f"{func}: {str(path)!r} holds a {data.get('kind')!r}, not a {cls.__name__}")
+        try:
+            encoder = Encoder.from_payload(data["encoder"], device=device, func=func)
+            rewarder = target.__new__(target)
+            OTRewarder.__init__(
+                rewarder,
+                encoder,
+                config=OTRewardConfig(**data["config"]),
+                obs_key=data["obs_key"],
+                device=device,
+            )
+            rewarder.experts = [e.to(rewarder.device) for e in data["experts"]]
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{func}: {str(path)!r} is an incomplete rewarder file ({err!r})") from None
+        return rewarder
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(encoder={self.encoder!r}, cost={self.cost!r}, k={self.k}, eps={self.eps}, "
@@ -329,13 +495,31 @@ class OTRewarder:
         )
 
 
+OTRewarder._registry["OTRewarder"] = OTRewarder
+
+
+def _tensor_observations(items: list[torch.Tensor], func: str, what: str) -> list[torch.Tensor]:
+    """Tensor observations, checked: each ``[T+1, obs_dim]`` with ``T >= 1``, finite, one obs_dim."""
+    for i, t in enumerate(items):
+        if t.ndim != 2 or t.shape[0] < 2:
+            raise ValueError(
+                f"{func}: {what}[{i}] must be observations [T+1, obs_dim] with T >= 1; got {tuple(t.shape)}"
+            )
+        if t.shape[1] != items[0].shape[1]:
+            raise ValueError(
+                f"{func}: {what}[{i}] has obs_dim {t.shape[1]} but {what}[0] has {items[0].shape[1]}"
+            )
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{func}: {what}[{i}] must be finite; got NaN or inf")
+    return items
+
+
 class AILOTRewarder(OTRewarder):
     """AILOT (Bobrin et al. 2024): squared Euclidean OT between ICVF intent pairs ``[psi(s_i),
     psi(s_i+k)]``, start-aligned expert, best expert, ``r_i = alpha * exp(-tau * T * c_i)``.
 
     The defaults (k 2, tau 1, eps 0.01) come from the ablation in ``docs/benchmarks.md``
-    (``benchmarks/ailot_ablation.py``). k 4 ranked episodes no worse; k 1 and k 8 and tau 10 ranked them
-    worse; eps from 0.003 to 0.1 made no difference. ``alpha`` cancels under IQL's reward scaling.
+    (``benchmarks/ailot_ablation.py``). ``alpha`` cancels under IQL's reward scaling.
     """
 
     def __init__(
@@ -347,20 +531,14 @@ class AILOTRewarder(OTRewarder):
         tau: float = 1.0,
         eps: float = 0.01,
         obs_key: str | None = None,
+        device: str | torch.device | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            encoder,
-            cost="sqeuclidean",
-            pair_offset_k=k,
-            eps=eps,
-            alpha=alpha,
-            scale=tau,
-            start_alignment=True,
-            aggregation="best",
-            obs_key=obs_key,
-            **kwargs,
-        )
+        config = OTRewardConfig(
+            cost="sqeuclidean", pair_offset_k=k, eps=eps, alpha=alpha, scale=tau, start_alignment=True,
+            aggregation="best", **kwargs,
+        )  # fmt: skip
+        super().__init__(encoder, config=config, obs_key=obs_key, device=device)
 
 
 class OTRRewarder(OTRewarder):
@@ -380,26 +558,18 @@ class OTRRewarder(OTRewarder):
         eps: float = 0.01,
         obs_key: str | None = None,
         encoder: Encoder | None = None,
+        device: str | torch.device | None = None,
         **kwargs: Any,
     ) -> None:
-        self.beta = float(beta)
-        super().__init__(
-            encoder,
-            cost="cosine",
-            pair_offset_k=0,
-            eps=eps,
-            alpha=alpha,
-            scale=beta,
-            start_alignment=False,
-            aggregation="best",
-            obs_key=obs_key,
-            **kwargs,
-        )
+        config = OTRewardConfig(
+            cost="cosine", pair_offset_k=0, eps=eps, alpha=alpha, scale=beta, scale_per_dim=True,
+            start_alignment=False, aggregation="best", **kwargs,
+        )  # fmt: skip
+        super().__init__(encoder, config=config, obs_key=obs_key, device=device)
 
-    def set_expert(self, expert: Any) -> OTRRewarder:
-        super().set_expert(expert)
-        self.scale = self.beta / float(self.encoder.dim)  # beta * T / obs_dim, with T applied per row
-        return self
+    @property
+    def beta(self) -> float:
+        return self.config.scale
 
 
 def iql_reward_scale(returns: Sequence[float]) -> float:

@@ -11,7 +11,7 @@ import pytest
 from minari.data_collector import EpisodeBuffer
 from minari.dataset._storages import hdf5_storage
 
-from sb3_ot.data import Trajectory, load_trajectories, save_minari
+from sb3_ot.data import Trajectory, dataset_info, load_trajectories, read_build_info, save_minari
 
 
 @pytest.fixture
@@ -245,3 +245,123 @@ def test_failed_swap_puts_the_old_dataset_back(minari_root, mixed, make_trajecto
     assert len(calls) == 3  # the third put the old one back
     assert load_trajectories("ns/swap-v0") == mixed
     assert _visible_entries(minari_root) == ["ns"] and os.listdir(minari_root) == ["ns"]
+
+
+# ----------------------------------------------------------------------------- damaged or missing input
+@pytest.fixture
+def saved(minari_root, mixed):
+    save_minari(mixed, "ns/keep-v0", build_info={"seed": 0})
+    return minari_root / "ns" / "keep-v0" / "data"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 2]), id="truncated"),
+        pytest.param(lambda f: f.write_text("not an hdf5 file"), id="text"),
+        pytest.param(lambda f: f.write_bytes(b""), id="empty"),
+    ],
+)
+@pytest.mark.parametrize("reader", [load_trajectories, dataset_info, read_build_info])
+def test_corrupt_hdf5_file_is_named(saved, damage, reader):
+    data = saved / "main_data.hdf5"
+    damage(data)
+    pattern = rf"{reader.__name__}: dataset 'ns/keep-v0': its data file '{data}' is truncated or corrupt"
+    with pytest.raises(ValueError, match=pattern):
+        reader("ns/keep-v0")
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        reader(saved.parent)  # the folder itself: the same check
+
+
+def test_missing_hdf5_file_is_named(saved):
+    (saved / "main_data.hdf5").unlink()
+    with pytest.raises(
+        FileNotFoundError, match=r"load_trajectories: dataset 'ns/keep-v0': its data file .* missing"
+    ):
+        load_trajectories("ns/keep-v0")
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("{bad json", "not valid JSON"),
+        ("", "not valid JSON"),
+        ('{"dataset_id": "ns/keep-v0"}', "corrupt or incomplete"),
+    ],
+)
+def test_corrupt_metadata_file_is_named(saved, text, what):
+    metadata = saved / "metadata.json"
+    metadata.write_text(text)
+    with pytest.raises(
+        ValueError,
+        match=rf"load_trajectories: dataset 'ns/keep-v0': its metadata file '{metadata}' is .*{what}",
+    ):
+        load_trajectories("ns/keep-v0")
+    with pytest.raises(ValueError, match=rf"dataset_info: dataset .*: its metadata file '{metadata}'"):
+        dataset_info(saved.parent)
+
+
+def test_corrupt_build_info_is_named(saved):
+    (saved.parent / "sb3_ot_build.json").write_text("{")
+    with pytest.raises(
+        ValueError,
+        match=r"read_build_info: dataset 'ns/keep-v0': its build info .*sb3_ot_build.json' is corrupt \(not valid JSON",
+    ):
+        read_build_info("ns/keep-v0")
+    assert len(load_trajectories("ns/keep-v0")) == 4  # the data itself is fine
+
+
+@pytest.mark.parametrize(
+    "missing", ["./no/such/folder", "/tmp/nothing-here-sb3ot", "~/no-such-sb3ot-folder", "../x"]
+)
+def test_missing_folder_says_not_found(minari_root, missing):
+    with pytest.raises(FileNotFoundError, match=r"load_trajectories: dataset folder '.*' not found"):
+        load_trajectories(missing)
+    with pytest.raises(FileNotFoundError, match=r"dataset_info: dataset folder '.*' not found"):
+        dataset_info(missing)
+
+
+def test_missing_pathlike_and_malformed_ids(minari_root, tmp_path):
+    with pytest.raises(FileNotFoundError, match="load_trajectories: dataset folder .* not found"):
+        load_trajectories(tmp_path / "absent")
+    with pytest.raises(
+        ValueError, match=r"load_trajectories: dataset_id must look like .*got 'no-version', and no folder"
+    ):
+        load_trajectories("no-version")
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        load_trajectories("well/formed-v0")  # a real id that is not local: not a path error
+
+
+def test_failed_write_leaves_no_scratch_folder(minari_root, mixed, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("minari failed")
+
+    monkeypatch.setattr(minari, "create_dataset_from_buffers", fail)
+    with pytest.raises(RuntimeError, match="minari failed"):
+        save_minari(mixed, "ns/fail-v0")
+    assert os.listdir(minari_root) == []  # not even a hidden .sb3ot-tmp-* folder
+
+
+def test_failed_build_info_write_leaves_nothing(minari_root, mixed):
+    with pytest.raises(TypeError):  # the JSON writer fails after Minari wrote the dataset
+        save_minari(mixed, "ns/info-v0", build_info={"env": object()})
+    assert os.listdir(minari_root) == []
+
+
+def test_late_validation_failure_leaves_nothing(minari_root, make_trajectory):
+    with pytest.raises(
+        ValueError,
+        match=r"save_minari: trajectories\[0\]\.acts has per-step shape \(2,\) but the action_space",
+    ):
+        save_minari([make_trajectory(3)], "ns/late-v0", env="Pendulum-v1", overwrite=True)
+    assert os.listdir(minari_root) == []
+
+
+def test_episode_indices_accept_numpy_integers_only(minari_root, mixed):
+    save_minari(mixed, "idx-v0")
+    assert load_trajectories("idx-v0", episode_indices=np.arange(3)) == mixed[:3]
+    assert load_trajectories("idx-v0", episode_indices=(np.int32(3),)) == [mixed[3]]
+    with pytest.raises(ValueError, match=r"load_trajectories: episode_indices\[1\] must be an int; got 1.5"):
+        load_trajectories("idx-v0", episode_indices=[0, 1.5])
+    with pytest.raises(ValueError, match="load_trajectories: episode_indices must be an iterable of ints"):
+        load_trajectories("idx-v0", episode_indices=2)

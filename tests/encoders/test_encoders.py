@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pytest
+import torch
 from scipy.stats import spearmanr
 
 from sb3_ot.data import Trajectory
 from sb3_ot.data.envs import make_env
-from sb3_ot.data.scripted import MazeWaypointController
+from sb3_ot.datasets.scripted import MazeWaypointController
 from sb3_ot.encoders import ICVFEncoder, IdentityEncoder, NormalizedStateEncoder, load_encoder
 
 
@@ -85,10 +88,11 @@ def test_encoders_accept_dicts_and_trajectories_and_reject_bad_observations(umaz
         norm.encode(np.concatenate([t.observations() for t in umaze_paths])).mean(0), 0, atol=1e-4
     )
     with pytest.raises(
-        ValueError, match=r"obs: expected shape \[\.\.\., 4\] \(the fitted obs_dim\); got \(10, 3\)"
+        ValueError,
+        match=r"NormalizedStateEncoder.encode: obs must have shape \[\.\.\., 4\] \(the fitted obs_dim\); got \(10, 3\)",
     ):
         norm.encode(np.zeros((10, 3)))
-    with pytest.raises(ValueError, match="obs: must be finite"):
+    with pytest.raises(ValueError, match="NormalizedStateEncoder.encode: obs must be finite"):
         norm.encode(np.full((2, 4), np.nan))
     with pytest.raises(ValueError, match="call fit"):
         NormalizedStateEncoder().encode(np.zeros((2, 4)))
@@ -96,7 +100,66 @@ def test_encoders_accept_dicts_and_trajectories_and_reject_bad_observations(umaz
         NormalizedStateEncoder().fit([])
     with pytest.raises(ValueError, match="key 'position' is not in the dict observations"):
         NormalizedStateEncoder(obs_key="position").fit(umaze_paths)
-    with pytest.raises(ValueError, match=r"unknown hyperparameters \['width'\]"):
+    with pytest.raises(ValueError, match=r"ICVFEncoder: unknown settings \['width'\]; see ICVFConfig"):
         ICVFEncoder(width=3)
-    with pytest.raises(ValueError, match="p_random \\+ p_traj \\+ p_current must be 1"):
+    with pytest.raises(ValueError, match="ICVFConfig: p_random \\+ p_traj \\+ p_current must be 1"):
         ICVFEncoder(p_random=0.5)
+    with pytest.raises(ValueError, match=r"ICVFConfig: expectile must be a finite number in \(0, 1\]"):
+        ICVFEncoder(expectile=1.5)
+    with pytest.raises(ValueError, match="ICVFEncoder.fit: n_updates must be a positive int; got 0"):
+        ICVFEncoder().fit(umaze_paths, n_updates=0)
+
+
+def test_encoders_keep_tensors_on_their_device_and_numpy_at_the_edge(umaze_paths):
+    """numpy in, numpy out; a tensor in, a tensor out on the encoding device, equal to the numpy path."""
+    x = umaze_paths[2].observations()
+    icvf = ICVFEncoder(hidden_dims=(16, 16), seed=0, device="cpu").fit(
+        umaze_paths[:2], n_updates=np.int64(3), progress=False
+    )
+    for enc in (
+        icvf,
+        NormalizedStateEncoder().fit(umaze_paths),
+        IdentityEncoder(device="cpu").fit(umaze_paths),
+    ):
+        out = enc.encode(torch.tensor(x))
+        assert (
+            isinstance(out, torch.Tensor) and out.device == torch.device("cpu") and out.dtype == torch.float32
+        )
+        np.testing.assert_array_equal(out.numpy(), enc.encode(x))
+    assert isinstance(icvf.encode(x), np.ndarray)
+    if torch.cuda.is_available():  # the same on a GPU: the statistics follow the input's device
+        norm = NormalizedStateEncoder().fit(umaze_paths)
+        got = norm.encode(torch.from_numpy(x).cuda())
+        assert got.is_cuda
+        np.testing.assert_allclose(got.cpu().numpy(), norm.encode(x), rtol=1e-6)
+
+
+def test_a_checkpoint_that_carries_code_is_refused_not_run(umaze_paths, tmp_path):
+    """A pickle with a side effect (here: creating a file) passed as an encoder checkpoint is refused
+    with a clear error, and the side effect never happens; text and truncated files say what they are."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (pathlib.Path.touch, (marker,))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"kind": "normalized", "state": Payload()}, evil)
+    with pytest.raises(
+        ValueError, match="holds pickled Python objects, which could run code when loaded; refused"
+    ):
+        load_encoder(evil)
+    assert not marker.exists()
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint\n")
+    with pytest.raises(
+        ValueError, match=r"NormalizedStateEncoder.load: '.*notes.pt' is not a readable encoder file"
+    ):
+        NormalizedStateEncoder.load(text)
+    good = NormalizedStateEncoder().fit(umaze_paths).save(tmp_path / "norm.pt")
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="is not a readable encoder file .truncated, corrupt"):
+        load_encoder(cut)
+    with pytest.raises(FileNotFoundError, match="Encoder.load: encoder file '.*missing.pt' not found"):
+        load_encoder(tmp_path / "missing.pt")

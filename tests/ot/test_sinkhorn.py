@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import ot as pot
@@ -289,6 +290,21 @@ def test_plot_coupling_writes_a_png(tmp_path):
     path = plot_coupling(res.plan, res.row_cost, tmp_path / "c.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["c.png"]  # no temporary file left behind
+
+
+def test_overflowing_float32_features_raise_instead_of_returning_nan():
+    """Features of magnitude 1e19 square past float32's range: NaN costs must not come back as a result
+    (NaN > tol is False, so no convergence warning would fire); float64 solves the same problem."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(20, 5, generator=g) * 1e19, torch.randn(30, 5, generator=g) * 1e19
+    with pytest.raises(
+        FloatingPointError, match=r"sinkhorn: the transport costs are not finite.*float32.*float64"
+    ):
+        ot.sinkhorn(x, y, eps=0.01, max_iter=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # not converged at this cap; finite is the point
+        res = ot.sinkhorn(x.double(), y.double(), eps=0.01, max_iter=50)
+    assert torch.isfinite(res.row_cost).all()
 
 
 def test_unconverged_solve_warns():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from sb3_ot.data import Trajectory, rollout, sinusoidal_policy
 from sb3_ot.data.envs import make_env
@@ -107,10 +108,14 @@ def test_bad_inputs_fail_clearly(cheetah):
     rewarder.set_expert(expert)
     with pytest.raises(ValueError, match="rewards: trajectories have obs_dim 3 but the expert has 17"):
         rewarder.rewards(rollout("Pendulum-v1", max_steps=5))
-    with pytest.raises(ValueError, match="cost: expected 'sqeuclidean' or 'cosine'"):
+    with pytest.raises(
+        ValueError, match=r"OTRewarder: cost must be one of \['sqeuclidean', 'cosine'\]; got 'l1'"
+    ):
         OTRewarder(cost="l1")
-    with pytest.raises(ValueError, match="pair_offset_k: expected a non-negative int"):
+    with pytest.raises(ValueError, match="OTRewarder: pair_offset_k must be an int >= 0; got -1"):
         OTRewarder(pair_offset_k=-1)
+    with pytest.raises(ValueError, match="OTRewarder: unknown settings \\['epsilon'\\]"):
+        OTRewarder(epsilon=0.1)
 
 
 def test_presets(cheetah):
@@ -145,13 +150,84 @@ def test_exact_solver_is_the_unregularised_plan(cheetah):
     batched = exact.prefix_rewards(prefixes, last_only=False)
     for p, r in zip(prefixes, batched, strict=True):
         np.testing.assert_allclose(r, exact.prefix_rewards([p], last_only=False)[0], rtol=1e-5)
-    with pytest.raises(ValueError, match="solver: expected 'sinkhorn' or 'exact'"):
+    with pytest.raises(ValueError, match="OTRewarder: solver must be one of"):
         OTRewarder(encoder, solver="emd")
 
 
-def ot_emd_value(x: np.ndarray, y: np.ndarray) -> float:
+def ot_emd_value(x, y) -> float:
     """Exact OT cost between uniform clouds under the rewarder's |x - y|^2 cost (features are
     pre-divided by sqrt(D)), through the engine's POT metric."""
     from sb3_ot import ot
 
-    return ot.emd(x.astype(np.float64), y.astype(np.float64), metric="sqeuclidean")
+    return ot.emd(x.double(), y.double(), metric="sqeuclidean")
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tensor_reward_path_on_an_explicit_device_equals_the_numpy_path(cheetah, device):
+    """Encoding, OT and rewards with tensors kept on ``device`` give the numpy path's rewards."""
+    expert, agents, encoder = cheetah
+    trajs = list(agents.values())
+    for make in (
+        lambda dev: OTRewarder(encoder, pair_offset_k=2, start_alignment=True, device=dev),
+        lambda dev: OTRRewarder(device=dev),
+        lambda dev: OTRewarder(NormalizedStateEncoder(), solver="exact", device=dev),
+    ):
+        numpy_path = make(None).set_expert(expert)
+        tensor_path = make(device).set_expert(torch.from_numpy(expert.observations()).to(device))
+        assert tensor_path.device.type == device and all(e.device.type == device for e in tensor_path.experts)
+        want = numpy_path.rewards(trajs)
+        got = tensor_path.rewards([torch.from_numpy(t.observations()).to(device) for t in trajs])
+        for w, g in zip(want, got, strict=True):
+            assert isinstance(w, np.ndarray) and isinstance(g, torch.Tensor) and g.device.type == device
+            np.testing.assert_allclose(g.cpu().numpy(), w, rtol=1e-4, atol=1e-6)
+        prefixes = [torch.from_numpy(t.observations()[:30]).to(device) for t in trajs]
+        np.testing.assert_allclose(
+            tensor_path.prefix_rewards(prefixes).cpu().numpy(),
+            numpy_path.prefix_rewards([p.cpu().numpy() for p in prefixes]),
+            rtol=1e-4,
+        )
+
+
+def test_coupling_is_the_plan_behind_the_rewards(cheetah):
+    expert, agents, encoder = cheetah
+    other = agents["other gait"]
+    rewarder = AILOTRewarder(encoder, k=2).set_expert([other, expert])
+    traj = agents["noisy expert"]
+    c = rewarder.coupling(traj)
+    assert c.expert == 1 and c.plan.shape == (len(traj), len(expert))
+    np.testing.assert_allclose(c.plan.sum(1).numpy(), 1 / len(traj), rtol=1e-3)
+    # start alignment: no mass on the expert's steps before the aligned start
+    first = int(torch.nonzero(c.plan.sum(0) > 0)[0])
+    assert c.plan[:, :first].sum() == 0
+    r = rewarder.rewards(traj)[0]
+    np.testing.assert_allclose(r, np.exp(-len(traj) * c.row_cost.double().numpy()), rtol=1e-4)
+    with pytest.raises(ValueError, match="coupling: expert must index one of the 2 experts; got 5"):
+        rewarder.coupling(traj, expert=5)
+
+
+def test_rewarders_save_and_load_identically(cheetah, tmp_path):
+    expert, agents, encoder = cheetah
+    trajs = list(agents.values())
+    for rewarder in (
+        AILOTRewarder(encoder, k=3, tau=2.0).set_expert(expert),
+        OTRRewarder().set_expert([expert, agents["other gait"]]),
+        OTRewarder(solver="exact", obs_key="observation").set_expert(expert),
+    ):
+        path = rewarder.save(tmp_path / f"{type(rewarder).__name__}.pt")
+        again = OTRewarder.load(path)
+        assert type(again) is type(rewarder) and again.config == rewarder.config
+        assert again.obs_key == rewarder.obs_key and again.scale == rewarder.scale
+        for a, b in zip(again.rewards(trajs), rewarder.rewards(trajs), strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="OTRRewarder.load: .* holds a 'AILOTRewarder', not a OTRRewarder"):
+        OTRRewarder.load(tmp_path / "AILOTRewarder.pt")
+    with pytest.raises(ValueError, match="OTRewarder.save: no expert set"):
+        OTRewarder().save(tmp_path / "empty.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "AILOTRewarder.pt",
+        "OTRRewarder.pt",
+        "OTRewarder.pt",
+    ]

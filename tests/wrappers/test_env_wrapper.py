@@ -13,6 +13,8 @@ from sb3_ot.rewards import AILOTRewarder, OTRewarder
 from sb3_ot.wrappers import OTRewardWrapper
 
 T = 60
+# these tests read info["ot_rewards"] themselves (the warning's own test is in test_sb3_integration.py)
+pytestmark = pytest.mark.filterwarnings("ignore::sb3_ot.wrappers.env.UnclaimedRewardWarning")
 
 
 def _pendulum(max_steps: int = T) -> gym.Env:
@@ -122,7 +124,7 @@ def test_wrong_inputs_fail_clearly(expert_run):
     bad[5, 1] = np.nan
     with pytest.raises(ValueError, match=r"expert\[0\].*must be finite; got nan"):
         OTRewardWrapper(_pendulum(), expert=[bad])
-    with pytest.raises(ValueError, match="mode: expected 'episode' or 'step'"):
+    with pytest.raises(ValueError, match="OTRewardWrapper: mode must be 'episode' or 'step'"):
         OTRewardWrapper(_pendulum(), expert=[expert_run], mode="online")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="obs_key='observation' given but"):
         OTRewardWrapper(_pendulum(), expert=[expert_run], obs_key="observation")
@@ -137,6 +139,9 @@ def test_wrong_inputs_fail_clearly(expert_run):
         nan_env.reset(seed=0)
     ailot = AILOTRewarder(IdentityEncoder(), k=2)
     assert OTRewardWrapper(_pendulum(), expert=[expert_run], rewarder=ailot).rewarder is ailot
+    with pytest.raises(ValueError, match="OTRewardWrapper: device is for the default rewarder"):
+        OTRewardWrapper(_pendulum(), expert=[expert_run], rewarder=ailot, device="cpu")
+    assert OTRewardWrapper(_pendulum(), expert=[expert_run], device="cpu").rewarder.device.type == "cpu"
 
 
 def test_default_rewarder_copes_with_a_near_static_expert():

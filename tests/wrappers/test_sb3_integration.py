@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -33,6 +35,7 @@ def _episode_rewards(rewarder, obs: np.ndarray, next_last: np.ndarray) -> np.nda
     return rewarder.rewards([traj])[0]
 
 
+@pytest.mark.filterwarnings("ignore::sb3_ot.wrappers.env.UnclaimedRewardWarning")  # it reads the infos itself
 def test_vec_wrapper_matches_the_env_wrapper_and_batches(expert):
     lengths = [7, 10]
     venv = OTRewardVecEnvWrapper(DummyVecEnv([_pendulum(n) for n in lengths]), expert)
@@ -190,8 +193,11 @@ def test_callback_errors_name_the_problem(expert):
     step = OTRewardVecEnvWrapper(DummyVecEnv([_pendulum(10)]), expert, mode="step")
     with pytest.raises(ValueError, match="mode='step'"):
         SAC("MlpPolicy", step, policy_kwargs=_tiny()).learn(2, callback=OTRewardCallback())
-    with pytest.raises(ValueError, match="venv: expected an SB3 VecEnv"):
+    with pytest.raises(ValueError, match="OTRewardVecEnvWrapper: venv must be an SB3 VecEnv"):
         OTRewardVecEnvWrapper(gym.make("Pendulum-v1"), expert)
+    gym_vec = gym.make_vec("Pendulum-v1", num_envs=2, vectorization_mode="sync")
+    with pytest.raises(ValueError, match="venv is a gymnasium vector env .SyncVectorEnv.*make_vec_env"):
+        OTRewardVecEnvWrapper(gym_vec, expert)
     with pytest.raises(ValueError, match="obs_dim 3 but the env's observations have 4"):
         OTRewardVecEnvWrapper(DummyVecEnv([lambda: gym.make("CartPole-v1")]), expert)
     with pytest.raises(ValueError, match="mode"):
@@ -227,3 +233,33 @@ def test_callback_with_her_replay_buffer_and_dict_observations():
     )
     np.testing.assert_allclose(buf.rewards[0:20, 0], want, rtol=1e-5, atol=1e-7)
     assert (buf.rewards[20:25, 0] == 0).all()  # the second episode is still running
+
+
+def test_episode_rewards_nobody_claims_warn_once(expert):
+    """Episode mode returns reward 0 during training; without OTRewardCallback (or a loop that claims the
+    rewards) a learner would train on zeros. The first finished episode says so, once; the callback
+    claims the rewards so SB3 runs stay quiet."""
+    from sb3_ot.wrappers.env import UnclaimedRewardWarning
+
+    venv = OTRewardVecEnvWrapper(DummyVecEnv([_pendulum(5)]), expert)
+    venv.reset()
+    with pytest.warns(UnclaimedRewardWarning, match="nothing has claimed them.*OTRewardCallback"):
+        for _ in range(5):
+            venv.step(np.zeros((1, 1), np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnclaimedRewardWarning)
+        for _ in range(5):  # a second episode: no second warning
+            venv.step(np.zeros((1, 1), np.float32))
+        env = DummyVecEnv([lambda: OTRewardWrapper(_pendulum(5)(), expert)])
+        SAC("MlpPolicy", env, policy_kwargs=_tiny(), learning_starts=100).learn(
+            12, callback=OTRewardCallback()
+        )
+        venv = OTRewardVecEnvWrapper(DummyVecEnv([_pendulum(5)]), expert)
+        PPO("MlpPolicy", venv, n_steps=8, batch_size=8, n_epochs=1, policy_kwargs=_tiny()).learn(
+            8, callback=OTRewardCallback()
+        )
+    single = OTRewardWrapper(_pendulum(3)(), expert)
+    single.reset(seed=0)
+    with pytest.warns(UnclaimedRewardWarning, match=r"OTRewardWrapper\(mode='episode'\)"):
+        for _ in range(3):
+            single.step(np.zeros(1, np.float32))

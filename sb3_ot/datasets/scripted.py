@@ -6,16 +6,30 @@ D4RL collected maze2d with a waypoint planner over the maze grid and a PD contro
 ``PointMaze_*`` envs: a breadth-first search from the goal cell over free cells gives every cell its
 next cell towards the goal; the controller steers at the centre of that next cell, and at the goal
 itself once in the goal's cell.
+
+A controller has no training run, so :class:`ScriptedSource` makes the learning curve explicit: a ladder
+of epsilon-random versions of the controller (:data:`EPSILONS`), evaluated once and cached.
 """
 
 from __future__ import annotations
 
+import json
 from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["MazeWaypointController", "epsilon_policy", "is_scripted"]
+from sb3_ot._args import check_float
+from sb3_ot._files import write_json
+from sb3_ot.data.envs import make_env
+from sb3_ot.data.rollouts import Policy, episode_returns
+
+__all__ = ["EPSILONS", "MazeWaypointController", "ScriptedSource", "epsilon_policy", "is_scripted"]
+
+#: The scripted "learning curve"; finer near random, where a PD controller's return climbs fastest.
+EPSILONS = (1.0, 0.975, 0.95, 0.925, 0.9, 0.85, 0.8, 0.7, 0.6, 0.4, 0.2, 0.0)
 
 _MAZE_PREFIXES = ("PointMaze_",)
 
@@ -35,7 +49,7 @@ class MazeWaypointController:
     p_gain, d_gain : float
         PD gains on the position error to the waypoint and on the velocity (D4RL: 10 and -1).
 
-    Call it as a :data:`sb3_ot.data.rollout.Policy`: ``controller(obs, t, rng) -> action [2]``,
+    Call it as a :data:`sb3_ot.data.rollouts.Policy`: ``controller(obs, t, rng) -> action [2]``,
     with ``obs`` the env's dict observation (``observation = [x, y, vx, vy]``, ``desired_goal``).
     """
 
@@ -43,7 +57,7 @@ class MazeWaypointController:
         maze = getattr(env.unwrapped, "maze", None)
         if maze is None or not hasattr(maze, "cell_xy_to_rowcol"):
             raise ValueError(
-                f"env: MazeWaypointController needs a gymnasium-robotics PointMaze env; got {env.unwrapped!r}"
+                f"MazeWaypointController: env must be a gymnasium-robotics PointMaze env; got {env.unwrapped!r}"
             )
         self.maze = maze
         self.free = np.array(maze.maze_map, dtype=object) != 1
@@ -91,12 +105,12 @@ class MazeWaypointController:
 def epsilon_policy(policy, action_space: gym.Space, epsilon: float):
     """``policy`` with each action replaced, with probability ``epsilon``, by a uniform random one.
 
-    Randomness comes from the ``rng`` :func:`~sb3_ot.data.rollout` passes, so rollouts stay seeded.
+    Randomness comes from the ``rng`` :func:`~sb3_ot.data.rollouts.rollout` passes, so rollouts stay seeded.
     """
-    if not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"epsilon: expected a probability in [0, 1]; got {epsilon!r}")
+    func = "epsilon_policy"
+    epsilon = check_float(epsilon, "epsilon", func, low=0.0, high=1.0, low_open=False)
     if not isinstance(action_space, gym.spaces.Box):
-        raise ValueError(f"action_space: expected a gymnasium Box; got {type(action_space).__name__}")
+        raise ValueError(f"{func}: action_space must be a gymnasium Box; got {type(action_space).__name__}")
     low, high = action_space.low, action_space.high
 
     def noisy(obs, t: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,3 +119,62 @@ def epsilon_policy(policy, action_space: gym.Space, epsilon: float):
         return policy(obs, t, rng)
 
     return noisy
+
+
+@dataclass(frozen=True)
+class ScriptedSource:
+    """A scripted expert and its epsilon ladder, evaluated once and cached as JSON.
+
+    The scripted counterpart of :class:`~sb3_ot.datasets.experts.ExpertRun`: ``random_return`` is
+    epsilon 1.0, ``expert_return`` epsilon 0.0, and ``medium_epsilon`` the rung in between whose return
+    is closest to ``random + medium_fraction * (expert - random)``.
+    """
+
+    env_id: str
+    seed: int
+    random_return: float
+    expert_return: float
+    ladder: dict[float, float]  # epsilon -> mean return
+    medium_epsilon: float
+    medium_fraction: float
+
+    def policy(self, epsilon: float, env: gym.Env) -> Policy:
+        """The controller of ``env`` with epsilon-random actions."""
+        return epsilon_policy(MazeWaypointController(env), env.action_space, epsilon)
+
+    @classmethod
+    def load(
+        cls, env_id: str, seed: int, medium_fraction: float, n_ref_episodes: int, home: Path, progress: bool
+    ) -> ScriptedSource:
+        """The cached source of these settings under ``home/scripted/``, evaluated first if missing."""
+        path = home / "scripted" / env_id / f"seed{seed}-f{medium_fraction:.4f}-n{n_ref_episodes}.json"
+        if path.is_file():
+            data = json.loads(path.read_text())
+            data["ladder"] = {float(k): v for k, v in data["ladder"].items()}
+            return cls(**data)
+        ladder = _evaluate_ladder(env_id, seed, n_ref_episodes, progress)
+        random_return, expert_return = ladder[1.0], ladder[0.0]
+        target = random_return + medium_fraction * (expert_return - random_return)
+        medium = min((e for e in EPSILONS if 0.0 < e < 1.0), key=lambda e: (abs(ladder[e] - target), e))
+        src = cls(env_id, seed, random_return, expert_return, ladder, medium, medium_fraction)
+        write_json(path, {**src.__dict__, "ladder": {str(k): v for k, v in ladder.items()}})
+        return src
+
+
+def _evaluate_ladder(env_id: str, seed: int, n_ref_episodes: int, progress: bool) -> dict[float, float]:
+    """Mean return of every rung of :data:`EPSILONS`; the two ends (random, expert) get the most episodes."""
+    env = make_env(env_id)
+    try:
+        ladder = {}
+        for i, eps in enumerate(EPSILONS):
+            n = n_ref_episodes if eps in (0.0, 1.0) else max(10, n_ref_episodes // 10)
+            policy = (
+                None if eps == 1.0 else epsilon_policy(MazeWaypointController(env), env.action_space, eps)
+            )
+            returns = episode_returns(
+                env, policy, n_episodes=n, seed=40_000 + 1000 * i + seed, progress=progress
+            )
+            ladder[eps] = float(np.mean(returns))
+    finally:
+        env.close()
+    return ladder

@@ -9,7 +9,8 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from sb3_ot.data.envs import make_env
+from sb3_ot._args import check_float, check_int
+from sb3_ot.data.envs import ensure_registered, make_env
 from sb3_ot.data.trajectory import Trajectory
 
 #: ``policy(obs, t, rng) -> action``; SB3 models plug in through :func:`sb3_policy`.
@@ -69,69 +70,97 @@ def rollout(
     list[Trajectory]
         ``obs [T+1, ...]`` (a dict for Dict observation spaces), ``acts [T, ...]``, ``rews [T]``
         (float64). An episode ends ``terminated=True`` only when the env says so.
+
+    Raises
+    ------
+    ValueError
+        For a count that is not a positive int (numpy integers are fine) or ``None``, a negative
+        ``seed``, ``n_episodes`` and ``total_steps`` both ``None``, an unknown env id, a ``policy``
+        that is not callable, or an info key the env does not report.
     """
+    func = "rollout"
+    n_episodes, max_steps, total_steps = (
+        None if value is None else check_int(value, name, func)
+        for name, value in (
+            ("n_episodes", n_episodes),
+            ("max_steps", max_steps),
+            ("total_steps", total_steps),
+        )
+    )
     if n_episodes is None and total_steps is None:
-        raise ValueError("n_episodes: None needs total_steps to bound the rollout; got both None")
-    for name, value in (("n_episodes", n_episodes), ("max_steps", max_steps), ("total_steps", total_steps)):
-        if value is not None and (not isinstance(value, int | np.integer) or value < 1):
-            raise ValueError(f"{name}: expected a positive int or None, got {value!r}")
+        raise ValueError(f"{func}: n_episodes=None needs total_steps to bound the rollout; got both None")
+    seed = check_int(seed, "seed", func, minimum=0)
+    if policy is not None and not callable(policy):
+        raise ValueError(f"{func}: policy must be callable as policy(obs, t, rng) or None; got {policy!r}")
     own = isinstance(env, str)
-    env = make_env(env) if own else env
+    if own:
+        ensure_registered(env, func=func)
+        env = make_env(env)
     env.action_space.seed(seed)
     rng = np.random.default_rng(seed)
     out: list[Trajectory] = []
     collected = 0
+    by_steps = total_steps is not None
     bar = tqdm(
-        total=total_steps if total_steps is not None else n_episodes,
-        unit="step" if total_steps is not None else "episode",
+        total=total_steps if by_steps else n_episodes,
+        unit="step" if by_steps else "episode",
         disable=not progress,
         desc="rollout",
     )
     try:
-        k = 0
-        while (n_episodes is None or k < n_episodes) and (total_steps is None or collected < total_steps):
-            obs, _ = env.reset(seed=seed + k)
-            observations, actions, rewards = [obs], [], []
-            infos: dict[str, list[Any]] = {key: [] for key in info_keys}
-            terminated = truncated = False
-            t = 0
-            while not (terminated or truncated):
-                if (max_steps is not None and t >= max_steps) or (
-                    total_steps is not None and collected >= total_steps
-                ):
-                    break
-                act = env.action_space.sample() if policy is None else policy(obs, t, rng)
-                obs, rew, terminated, truncated, info = env.step(act)
-                observations.append(obs)
-                actions.append(act)
-                rewards.append(rew)
-                for key in info_keys:
-                    if key not in info:
-                        raise ValueError(
-                            f"info_keys: {key!r} is not in the env's step info; it has {sorted(info)}"
-                        )
-                    infos[key].append(info[key])
-                t += 1
-                collected += 1
-                if total_steps is not None:
-                    bar.update()
+        while (n_episodes is None or len(out) < n_episodes) and (
+            total_steps is None or collected < total_steps
+        ):
+            limits = [n for n in (max_steps, total_steps - collected if by_steps else None) if n is not None]
+            step_bar = bar if by_steps else None
             out.append(
-                Trajectory(
-                    obs=stack_steps(observations),
-                    acts=np.asarray(actions),
-                    rews=np.asarray(rewards, dtype=np.float64),
-                    terminated=bool(terminated),
-                    infos={key: np.asarray(value) for key, value in infos.items()},
-                )
+                _episode(env, policy, rng, seed + len(out), min(limits, default=None), info_keys, step_bar)
             )
-            k += 1
-            if total_steps is None:
+            collected += out[-1].n_steps
+            if not by_steps:
                 bar.update()
     finally:
         bar.close()
         if own:
             env.close()
     return out
+
+
+def _episode(
+    env: gym.Env,
+    policy: Policy | None,
+    rng: np.random.Generator,
+    reset_seed: int,
+    limit: int | None,
+    info_keys: Sequence[str],
+    step_bar: tqdm | None,
+) -> Trajectory:
+    """One episode from ``env.reset(seed=reset_seed)``, cut after ``limit`` steps (a time-out)."""
+    obs, _ = env.reset(seed=reset_seed)
+    observations, actions, rewards = [obs], [], []
+    infos: dict[str, list[Any]] = {key: [] for key in info_keys}
+    terminated = truncated = False
+    while not (terminated or truncated) and (limit is None or len(actions) < limit):
+        act = env.action_space.sample() if policy is None else policy(obs, len(actions), rng)
+        obs, rew, terminated, truncated, info = env.step(act)
+        observations.append(obs)
+        actions.append(act)
+        rewards.append(rew)
+        for key in info_keys:
+            if key not in info:
+                raise ValueError(
+                    f"rollout: info_keys: {key!r} is not in the env's step info; it has {sorted(info)}"
+                )
+            infos[key].append(info[key])
+        if step_bar is not None:
+            step_bar.update()
+    return Trajectory(
+        obs=stack_steps(observations),
+        acts=np.asarray(actions),
+        rews=np.asarray(rewards, dtype=np.float64),
+        terminated=bool(terminated),
+        infos={key: np.asarray(value) for key, value in infos.items()},
+    )
 
 
 def episode_returns(
@@ -154,7 +183,9 @@ def sb3_policy(model: Any, *, deterministic: bool = False) -> Policy:
     set_random_seed``) for reproducible rollouts.
     """
     if not hasattr(model, "predict"):
-        raise ValueError(f"model: expected an SB3 model or policy with predict(); got {type(model).__name__}")
+        raise ValueError(
+            f"sb3_policy: model must be an SB3 model or policy with predict(); got {type(model).__name__}"
+        )
 
     def policy(obs: Any, t: int, rng: np.random.Generator) -> np.ndarray:
         return model.predict(obs, deterministic=deterministic)[0]
@@ -169,9 +200,12 @@ def sinusoidal_policy(
 
     Frequency, amplitudes and phases are drawn from ``seed``; distinct seeds give distinct gaits.
     """
+    func = "sinusoidal_policy"
     if not isinstance(action_space, gym.spaces.Box):
-        raise ValueError(f"action_space: expected a gymnasium Box, got {type(action_space).__name__}")
-    g = np.random.default_rng(seed)
+        raise ValueError(f"{func}: action_space must be a gymnasium Box; got {type(action_space).__name__}")
+    dt = check_float(dt, "dt", func)
+    noise = check_float(noise, "noise", func, low_open=False)
+    g = np.random.default_rng(check_int(seed, "seed", func, minimum=0))
     shape = action_space.shape
     freq = g.uniform(0.5, 2.0)
     phase = g.uniform(0, 2 * np.pi, shape)

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import minari
 import numpy as np
 import pytest
 from minari.dataset._storages import hdf5_storage
-from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_ot.cli import main as cli
-from sb3_ot.data import (
+from sb3_ot.data import dataset_info, load_trajectories, normalized_score, read_build_info
+from sb3_ot.datasets import (
     KINDS,
-    Trajectory,
     build_dataset,
+    build_suite,
     dataset_id,
-    dataset_info,
     list_datasets,
-    load_trajectories,
-    read_build_info,
-    rollout,
-    top_episodes,
     train_expert,
 )
-from sb3_ot.data.envs import make_env
-from sb3_ot.data.scripted import MazeWaypointController, epsilon_policy
 
 TINY = {"steps": 300, "expert_steps": 300, "n_ref_episodes": 3, "progress": False}
 
@@ -76,6 +70,7 @@ def test_shapes_sizes_and_episode_boundaries(pendulum):
     assert info["normalized_score"] == pytest.approx(
         100 * (np.mean(returns) - run.random_return) / (run.expert_return - run.random_return)
     )
+    assert info["normalized_score"] == normalized_score(returns, run.random_return, run.expert_return)
 
 
 def test_terminations_are_kept_apart_from_time_outs(tmp_path):
@@ -145,46 +140,6 @@ def test_interrupted_build_leaves_no_dataset(pendulum, tmp_path, monkeypatch):
     )
 
 
-class _StopAt(BaseCallback):
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.step = step
-
-    def _on_step(self) -> bool:
-        return self.num_timesteps < self.step
-
-
-def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
-    kwargs = {"steps": 300, "n_ref_episodes": 2, "home": tmp_path, "progress": False}
-    with pytest.raises(RuntimeError, match="stopped at step 250 of 300.*resume"):
-        train_expert("Pendulum-v1", callback=_StopAt(250), **kwargs)
-    (run_dir,) = (tmp_path / "experts" / "Pendulum-v1").iterdir()
-    state = json.loads((run_dir / "resume" / "state.json").read_text())
-    assert state["num_timesteps"] == 250 and not (run_dir / "run.json").exists()
-    run = train_expert("Pendulum-v1", **kwargs)
-    assert (run_dir / "run.json").is_file() and not (run_dir / "resume").exists()
-    steps = [e["step"] for e in run.evaluations]
-    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 300
-    replay = run.replay(300)
-    assert sum(len(t) for t in replay) == 300  # every step of both sessions was recorded
-    assert [len(t) for t in replay] == [200, 50, 50]  # the episode running at the stop ends as a time-out
-    assert not any(t.terminated for t in replay)
-    assert train_expert("Pendulum-v1", **kwargs) == run  # finished: loaded from the cache
-
-
-def test_scripted_pointmaze_expert_reaches_the_goal():
-    for env_id in ("PointMaze_UMaze-v3", "PointMaze_Medium-v3"):
-        env = make_env(env_id)
-        trajs = rollout(env, MazeWaypointController(env), n_episodes=20, seed=123, info_keys=("success",))
-        reached = [t.infos["success"].any() for t in trajs]
-        assert np.mean(reached) >= 0.95, (env_id, np.mean(reached))
-        noisy = rollout(
-            env, epsilon_policy(MazeWaypointController(env), env.action_space, 1.0), n_episodes=5, seed=123
-        )
-        assert np.mean([t.rews.sum() for t in noisy]) < np.mean([t.rews.sum() for t in trajs])
-        env.close()
-
-
 def test_pointmaze_datasets_have_dict_observations_and_success_infos(tmp_path):
     kw = {
         "steps": 700,
@@ -204,28 +159,55 @@ def test_pointmaze_datasets_have_dict_observations_and_success_infos(tmp_path):
     assert 0.0 < build["expert"]["medium_epsilon"] < 1.0
 
 
-def test_top_episodes_and_bad_arguments(tmp_path, make_trajectory):
-    trajs = [make_trajectory(5, seed=s) for s in range(4)]
-    best = top_episodes(trajs, 2)
-    assert [float(t.rews.sum()) for t in best] == sorted((float(t.rews.sum()) for t in trajs), reverse=True)[
-        :2
-    ]
-    assert top_episodes(trajs + [make_trajectory(2, seed=9)], 4, min_steps=5) == top_episodes(trajs, 4)
-    with pytest.raises(ValueError, match="k: asked for 5 episodes but only 4"):
-        top_episodes(trajs, 5)
-    with pytest.raises(ValueError, match=r"trajectories\[0\].rews is None"):
-        top_episodes([make_trajectory(3, with_rews=False)], 1)
-    with pytest.raises(ValueError, match="kind: expected one of"):
+def test_bad_arguments_name_build_dataset_and_the_argument(tmp_path):
+    with pytest.raises(ValueError, match=r"build_dataset: kind must be one of \['random'"):
         build_dataset("Pendulum-v1", "mediocre", data_path=tmp_path)
-    with pytest.raises(ValueError, match="steps: expected a positive int; got 0"):
+    with pytest.raises(ValueError, match="build_dataset: steps must be a positive int; got 0"):
         build_dataset("Pendulum-v1", "random", steps=0, data_path=tmp_path)
-    with pytest.raises(ValueError, match="'Pendulumm-v1' is not a registered Gymnasium env id.*Pendulum-v1"):
+    with pytest.raises(ValueError, match=r"build_dataset: steps must be an int; got 1.5"):
+        build_dataset("Pendulum-v1", "random", steps=1.5, data_path=tmp_path)
+    with pytest.raises(ValueError, match="build_dataset: expert_steps must be a positive int; got -3"):
+        build_dataset("Pendulum-v1", "random", expert_steps=-3, data_path=tmp_path)
+    with pytest.raises(
+        ValueError, match=r"build_dataset: medium_fraction must be a finite number in \[0, 1\]"
+    ):
+        build_dataset("Pendulum-v1", "random", medium_fraction=1.5, data_path=tmp_path)
+    with pytest.raises(ValueError, match="build_dataset: seed must be an int >= 0; got -1"):
+        build_dataset("Pendulum-v1", "random", seed=-1, data_path=tmp_path)
+    with pytest.raises(
+        ValueError, match="build_dataset: 'Pendulumm-v1' is not a registered Gymnasium env id.*Pendulum-v1"
+    ):
         build_dataset("Pendulumm-v1", "random", data_path=tmp_path)
-    with pytest.raises(ValueError, match="algo: expected one of"):
-        train_expert("Pendulum-v1", algo="dqn", home=tmp_path)
-    with pytest.raises(FileNotFoundError, match="never downloads"):
+    with pytest.raises(ValueError, match="build_dataset: algo must be one of"):
+        build_dataset("Pendulum-v1", "random", algo="dqn", data_path=tmp_path)
+    with pytest.raises(FileNotFoundError, match="dataset_info: .*never downloads"):
         dataset_info("sb3_ot/Pendulum-v1/expert-v9", tmp_path)
-    assert isinstance(trajs[0], Trajectory)
+    with pytest.raises(ValueError, match="dataset_id: kind must be one of"):
+        dataset_id("Pendulum-v1", "best")
+    with pytest.raises(ValueError, match="build_suite: name must be one of"):
+        build_suite("huge")
+    assert os.listdir(tmp_path) == []  # nothing was written
+
+
+def test_numpy_integers_are_accepted_and_give_the_same_dataset(pendulum, tmp_path):
+    root, home, built = pendulum
+    np_args = {**TINY, "steps": np.int64(300), "expert_steps": np.int32(300), "n_ref_episodes": np.int64(3)}
+    again = build_dataset("Pendulum-v1", "expert", data_path=root, home=home, seed=np.int64(0), **np_args)
+    assert read_build_info(again) == read_build_info(built["expert"])  # same settings: reused
+
+
+def test_corrupt_existing_dataset_is_reported_not_reused(pendulum, tmp_path):
+    root, home, built = pendulum
+    copy = tmp_path / "m"
+    shutil.copytree(root, copy)
+    data = copy / dataset_id("Pendulum-v1", "random") / "data" / "main_data.hdf5"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    with pytest.raises(
+        ValueError, match=r"build_dataset: dataset 'sb3_ot/Pendulum-v1/random-v0'.*main_data.hdf5.* truncated"
+    ):
+        build_dataset("Pendulum-v1", "random", data_path=copy, home=home, **TINY)
+    ds = build_dataset("Pendulum-v1", "random", data_path=copy, home=home, overwrite=True, **TINY)
+    assert load_trajectories(ds) == load_trajectories(built["random"])
 
 
 def test_cli_build_list_info(tmp_path, monkeypatch, capsys):

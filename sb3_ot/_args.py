@@ -1,0 +1,64 @@
+"""Argument checks shared by configs and public functions: each error names the function the user
+called, the argument, what was expected and what came. numpy integers and floats are accepted
+wherever Python ints and floats are."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Collection
+from dataclasses import asdict, replace
+from typing import Any, TypeVar
+
+__all__ = ["check_choice", "check_float", "check_int", "with_overrides"]
+
+C = TypeVar("C")
+
+
+def check_int(value: Any, name: str, func: str, *, minimum: int | None = 1) -> int:
+    """``value`` as an ``int`` (a Python or numpy integer, not a bool) that is at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{func}: {name} must be an int; got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{func}: {name} must be {kind}; got {value!r}")
+    return int(value)
+
+
+def check_float(
+    value: Any,
+    name: str,
+    func: str,
+    *,
+    low: float | None = 0.0,
+    high: float | None = None,
+    low_open: bool = True,
+) -> float:
+    """``value`` as a finite ``float`` in ``(low, high]`` (``[low, high]`` with ``low_open=False``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{func}: {name} must be a number; got {value!r} ({type(value).__name__})")
+    x = float(value)
+    below = low is not None and (x <= low if low_open else x < low)
+    above = high is not None and x > high
+    if not math.isfinite(x) or below or above:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        interval = f"{'(' if low_open else '['}{lo}, {hi}{']' if high is not None else ')'}"
+        raise ValueError(f"{func}: {name} must be a finite number in {interval}; got {value!r}")
+    return x
+
+
+def check_choice(value: Any, name: str, func: str, choices: Collection[Any]) -> Any:
+    """``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{func}: {name} must be one of {list(choices)}; got {value!r}")
+    return value
+
+
+def with_overrides(config: C, overrides: dict[str, Any], func: str) -> C:
+    """A copy of the frozen dataclass ``config`` with ``overrides`` applied (validated again by its
+    ``__post_init__``); an unknown name is an error that lists it."""
+    unknown = set(overrides) - set(asdict(config))  # type: ignore[call-overload]
+    if unknown:
+        raise ValueError(f"{func}: unknown settings {sorted(unknown)}; see {type(config).__name__}")
+    return replace(config, **overrides) if overrides else config  # type: ignore[type-var]

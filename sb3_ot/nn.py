@@ -1,0 +1,132 @@
+"""Torch building blocks shared by the learned models (ICVF now; world models and planners next).
+
+* :func:`mlp` -- an MLP whose hidden layers are ``Linear -> activation -> LayerNorm`` (ICVF's order) or
+  ``Linear -> LayerNorm -> activation`` (TD-MPC2's).
+* :class:`EnsembleLinear` / :func:`ensemble_mlp` -- ``K`` independent MLPs evaluated in one batched
+  matmul per layer: inputs ``[K, B, in]`` (or ``[B, in]``, shared by all members) -> ``[K, B, out]``.
+* :func:`polyak_update` -- ``target <- (1 - tau) target + tau online``, in place.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+__all__ = ["EnsembleLayerNorm", "EnsembleLinear", "ensemble_mlp", "mlp", "polyak_update"]
+
+Norm = Literal["after", "before", "none"]
+
+
+def _hidden_block(
+    linear: nn.Module, layer_norm: nn.Module, activation: type[nn.Module], norm: Norm
+) -> list[nn.Module]:
+    if norm == "after":
+        return [linear, activation(), layer_norm]
+    if norm == "before":
+        return [linear, layer_norm, activation()]
+    if norm == "none":
+        return [linear, activation()]
+    raise ValueError(f"mlp: norm must be 'after', 'before' or 'none'; got {norm!r}")
+
+
+def _stack(
+    linear: Callable[[int, int], nn.Module],
+    layer_norm: Callable[[int], nn.Module],
+    in_dim: int,
+    hidden: Sequence[int],
+    out_dim: int | None,
+    activation: type[nn.Module],
+    norm: Norm,
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += _hidden_block(linear(in_dim, width), layer_norm(width), activation, norm)
+        in_dim = width
+    if out_dim is not None:
+        layers.append(linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+def mlp(
+    in_dim: int,
+    hidden: Sequence[int],
+    out_dim: int | None = None,
+    *,
+    activation: type[nn.Module] = nn.GELU,
+    norm: Norm = "after",
+) -> nn.Sequential:
+    """``[..., in_dim] -> [..., out_dim]`` (``[..., hidden[-1]]`` when ``out_dim`` is None).
+
+    Every hidden layer is a ``Linear`` with ``activation`` and a ``LayerNorm`` placed as ``norm`` says;
+    the optional output layer is a plain ``Linear``.
+    """
+    return _stack(nn.Linear, nn.LayerNorm, in_dim, hidden, out_dim, activation, norm)
+
+
+class EnsembleLinear(nn.Module):
+    """``K`` independent linear layers: ``[K, B, in]`` or ``[B, in]`` -> ``[K, B, out]``.
+
+    Each member is initialised as ``nn.Linear`` would be (uniform in ``+-1/sqrt(in)``).
+    """
+
+    def __init__(self, n_members: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(n_members, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_members, 1, out_dim).uniform_(-bound, bound))
+
+    @property
+    def n_members(self) -> int:
+        return self.weight.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 2:  # one batch shared by every member
+            x = x.expand(self.n_members, *x.shape)
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm over the last dimension of ``[K, B, width]`` with each member's own scale and shift."""
+
+    def __init__(self, n_members: int, width: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n_members, 1, width))
+        self.bias = nn.Parameter(torch.zeros(n_members, 1, width))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.layer_norm(x, x.shape[-1:], eps=self.eps)
+        return torch.addcmul(self.bias, x, self.weight)
+
+
+def ensemble_mlp(
+    n_members: int,
+    in_dim: int,
+    hidden: Sequence[int],
+    out_dim: int | None = None,
+    *,
+    activation: type[nn.Module] = nn.GELU,
+    norm: Norm = "after",
+) -> nn.Sequential:
+    """``n_members`` MLPs shaped as :func:`mlp`, evaluated together: ``[K, B, in]`` -> ``[K, B, out]``.
+
+    Every member has its own weights, LayerNorm parameters included: the same function as
+    ``n_members`` separate :func:`mlp` calls, in one batched matmul per layer.
+    """
+    linear = functools.partial(EnsembleLinear, n_members)
+    layer_norm = functools.partial(EnsembleLayerNorm, n_members)
+    return _stack(linear, layer_norm, in_dim, hidden, out_dim, activation, norm)
+
+
+@torch.no_grad()
+def polyak_update(online: nn.Module, target: nn.Module, tau: float) -> None:
+    """Move ``target``'s parameters a fraction ``tau`` towards ``online``'s; copy its buffers."""
+    for p, tp in zip(online.parameters(), target.parameters(), strict=True):
+        tp.lerp_(p, tau)
+    for b, tb in zip(online.buffers(), target.buffers(), strict=True):
+        tb.copy_(b)
