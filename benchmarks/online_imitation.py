@@ -96,6 +96,7 @@ def train_one(env_id: str, algo: str, reward: str, seed: int, steps: int, eval_e
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
+    from sb3_ot.data import normalized_score
     from sb3_ot.data.envs import make_env
     from sb3_ot.wrappers import OTRewardCallback, OTRewardVecEnvWrapper, OTRewardWrapper
 
@@ -122,7 +123,6 @@ def train_one(env_id: str, algo: str, reward: str, seed: int, steps: int, eval_e
         callbacks.append(OTRewardCallback())
 
     eval_env = make_env(env_id)
-    span = run.expert_return - run.random_return
     curve: list[tuple[int, float, float]] = []
 
     class Evaluate(BaseCallback):
@@ -132,7 +132,8 @@ def train_one(env_id: str, algo: str, reward: str, seed: int, steps: int, eval_e
                     self.model, eval_env, n_eval_episodes=10, deterministic=True, return_episode_rewards=True
                 )
                 mean = float(np.mean(returns))
-                curve.append((int(self.num_timesteps), mean, 100 * (mean - run.random_return) / span))
+                score = normalized_score(mean, run.random_return, run.expert_return)
+                curve.append((int(self.num_timesteps), mean, score))
             return True
 
     cls = {"sac": SAC, "ppo": PPO}[algo]

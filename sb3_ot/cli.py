@@ -255,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    from sb3_ot._quiet import quiet_legacy_gym
+
+    quiet_legacy_gym()  # d3rlpy's legacy gym would print a notice about itself to every command
     return int(args.func(args))
 
 

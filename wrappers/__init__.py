@@ -8,9 +8,13 @@
   Minari dataset and/or a d3rlpy ``MDPDataset``.
 """
 
-from sb3_ot.wrappers.callbacks import OTRewardCallback
-from sb3_ot.wrappers.dataset import RelabelResult, relabel_dataset
-from sb3_ot.wrappers.env import OTRewardWrapper
-from sb3_ot.wrappers.vec_env import OTRewardVecEnvWrapper
+from sb3_ot._quiet import quiet_legacy_gym
+
+quiet_legacy_gym()  # before Stable-Baselines3, which imports the legacy gym package
+
+from sb3_ot.wrappers.callbacks import OTRewardCallback  # noqa: E402
+from sb3_ot.wrappers.dataset import RelabelResult, relabel_dataset  # noqa: E402
+from sb3_ot.wrappers.env import OTRewardWrapper  # noqa: E402
+from sb3_ot.wrappers.vec_env import OTRewardVecEnvWrapper  # noqa: E402
 
 __all__ = ["OTRewardCallback", "OTRewardVecEnvWrapper", "OTRewardWrapper", "RelabelResult", "relabel_dataset"]

@@ -176,14 +176,14 @@ def test_tensor_reward_path_on_an_explicit_device_equals_the_numpy_path(cheetah,
         lambda dev: OTRewarder(NormalizedStateEncoder(), solver="exact", device=dev),
     ):
         numpy_path = make(None).set_expert(expert)
-        tensor_path = make(device).set_expert(torch.from_numpy(expert.observations()).to(device))
+        tensor_path = make(device).set_expert(torch.tensor(expert.observations(), device=device))
         assert tensor_path.device.type == device and all(e.device.type == device for e in tensor_path.experts)
         want = numpy_path.rewards(trajs)
-        got = tensor_path.rewards([torch.from_numpy(t.observations()).to(device) for t in trajs])
+        got = tensor_path.rewards([torch.tensor(t.observations(), device=device) for t in trajs])
         for w, g in zip(want, got, strict=True):
             assert isinstance(w, np.ndarray) and isinstance(g, torch.Tensor) and g.device.type == device
             np.testing.assert_allclose(g.cpu().numpy(), w, rtol=1e-4, atol=1e-6)
-        prefixes = [torch.from_numpy(t.observations()[:30]).to(device) for t in trajs]
+        prefixes = [torch.tensor(t.observations()[:30], device=device) for t in trajs]
         np.testing.assert_allclose(
             tensor_path.prefix_rewards(prefixes).cpu().numpy(),
             numpy_path.prefix_rewards([p.cpu().numpy() for p in prefixes]),
