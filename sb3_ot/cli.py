@@ -145,6 +145,7 @@ def imitate_config(args: argparse.Namespace):
         "seeds": tuple(args.seeds) if args.seeds else None,
         "dataset_steps": args.dataset_steps,
         "expert_steps": args.expert_steps,
+        "device": args.device,
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
     if args.env is not None and args.env != default.env:  # the embedded sizes belong to the default env
@@ -240,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--expert-steps", type=int, default=None, help="expert training steps")
     im.add_argument("--data-path", default=None)
     im.add_argument("--out", default=None, help="output folder (PNGs, results.json)")
+    im.add_argument(
+        "--device", default=None, help="torch device for ICVF, the OT rewards and IQL (default cpu)"
+    )
     im.add_argument(
         "--wandb", action="store_true", help="log to wandb (offline unless WANDB_MODE says otherwise)"
     )

@@ -68,6 +68,7 @@ class ImitateConfig:
     ailot_eps: float = 0.01
     iql_preset: str = "locomotion"
     out_dir: str = "sb3_ot_imitate"
+    device: str | None = None  # ICVF, the OT rewards and d3rlpy; None: the CPU
     wandb: bool = False
     progress: bool = True
     data_path: str | None = None
@@ -88,6 +89,21 @@ class ImitateConfig:
         check_float(self.ailot_eps, "ailot_eps", func)
         check_float(self.ailot_alpha, "ailot_alpha", func)
         self._check_tuples(func)
+        self._check_device(func)
+
+    def _check_device(self, func: str) -> None:
+        if self.device is None:
+            return
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(
+                f"{func}: device must name a torch device ('cpu', 'cuda', 'cuda:1'); got {self.device!r}"
+            ) from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{func}: device {self.device!r} asked for, but torch sees no CUDA device here")
 
     def _check_tuples(self, func: str) -> None:
         rewarders = tuple(self.rewarders)
@@ -157,7 +173,7 @@ def _relabel(cfg: ImitateConfig, data: _Data) -> _Relabelled:
     out = _Relabelled()
     rewarders: dict[str, Callable[[], OTRewarder]] = {
         "ailot": lambda: _ailot_rewarder(cfg, data, out.timings),
-        "otr": lambda: OTRRewarder().set_expert(data.demos),
+        "otr": lambda: OTRRewarder(device=cfg.device).set_expert(data.demos),
     }
     for key, make in rewarders.items():
         if key in cfg.rewarders:
@@ -178,7 +194,7 @@ def _relabel(cfg: ImitateConfig, data: _Data) -> _Relabelled:
 
 def _ailot_rewarder(cfg: ImitateConfig, data: _Data, timings: dict[str, float]) -> AILOTRewarder:
     t0 = time.perf_counter()
-    encoder = ICVFEncoder(hidden_dims=cfg.icvf_hidden, seed=0).fit(
+    encoder = ICVFEncoder(hidden_dims=cfg.icvf_hidden, seed=0, device=cfg.device).fit(
         data.trajs + data.demos, n_updates=cfg.icvf_updates, progress=cfg.progress
     )
     timings["ICVF fit"] = time.perf_counter() - t0
@@ -198,8 +214,9 @@ def _train_all(
     curves: dict[str, list[Curve]] = {}
     for name, mdp in relabelled.datasets.items():
         for seed in cfg.seeds:
+            kind = "iql" if name.startswith("IQL") else "bc"
             algo = make_algo(
-                "iql" if name.startswith("IQL") else "bc", preset=cfg.iql_preset, hidden=cfg.hidden
+                kind, preset=cfg.iql_preset, hidden=cfg.hidden, device=_d3rlpy_device(cfg.device)
             )  # type: ignore[arg-type]
             echo(f"training {name} (seed {seed}) for {cfg.steps} updates")
             run = train_offline(
@@ -208,6 +225,13 @@ def _train_all(
             )  # fmt: skip
             curves.setdefault(name, []).append(run.curve)
     return curves
+
+
+def _d3rlpy_device(device: str | None) -> str:
+    """d3rlpy names devices ``cpu:0`` / ``cuda:0``."""
+    if device is None or device == "cpu":
+        return "cpu:0"
+    return device if ":" in device else f"{device}:0"
 
 
 def _table(curves: dict[str, list[Curve]], data: _Data) -> list[dict[str, Any]]:

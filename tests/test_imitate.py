@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from sb3_ot.cli import build_parser, imitate_config, main
 from sb3_ot.imitate import ImitateConfig, run_imitate
@@ -108,5 +109,13 @@ def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
         ImitateConfig(dataset="medium_replay")
     with pytest.raises(ValueError, match="ImitateConfig: ailot_eps must be a finite number"):
         ImitateConfig(ailot_eps=float("nan"))
+    with pytest.raises(ValueError, match="ImitateConfig: device must name a torch device"):
+        ImitateConfig(device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(
+            ValueError, match="ImitateConfig: device 'cuda' asked for, but torch sees no CUDA"
+        ):
+            ImitateConfig(device="cuda")
+    assert imitate_config(build_parser().parse_args(["imitate", "--device", "cpu"])).device == "cpu"
     cfg = ImitateConfig(experts=np.int64(2), seeds=[np.int64(3)])  # numpy integers are ints
     assert type(cfg.experts) is int and cfg.seeds == (3,)
