@@ -1,0 +1,612 @@
+"""A deterministic latent world model (TD-MPC2-style, no RSSM) for training policies in imagination.
+
+Four networks, all built from :mod:`sb3_ot.nn` (Mish, LayerNorm before the activation, as TD-MPC2):
+
+* ``encoder``: observation ``[obs_dim] -> z [latent_dim]``;
+* ``dynamics``: an ensemble of ``K`` heads ``(z, a) -> z'``, each predicting a residual ``z' = z + f_k(z, a)``
+  (an untrained head is the "nothing changes" model, the repeat-last-observation baseline);
+* ``decoder``: ``z -> observation``; ``termination``: ``z -> logit of "this state is terminal"``.
+
+Every latent (encoded or predicted) goes through a parameter-free LayerNorm: zero mean, unit variance over
+its dimensions. This fixes the latent's scale, the job TD-MPC2's SimNorm does, so the consistency loss
+cannot be lowered by shrinking all latents towards 0.
+
+Training (:meth:`WorldModel.fit`) samples sub-sequences ``o_0 .. o_H`` (``H = rollout``) with their
+actions, encodes ``o_0`` and rolls each head forward on the true actions. The loss at predicted step
+``t`` (weight ``rho^(t-1)``, averaged with these weights) is
+
+* ``recon * |decode(z^k_t) - o_t|^2`` (plus the reconstruction of ``o_0`` from its encoding),
+* ``consistency * |z^k_t - sg(target_encoder(o_t))|^2`` (a Polyak-averaged copy of the encoder),
+* ``termination * BCE(termination(z^k_t), 1[o_t is the last state of a terminated episode])`` (also on
+  the online encodings of ``o_0 .. o_H``, so ``terminated(encode(obs))`` is trained too);
+
+averaged over heads. Steps past an episode's end are masked out. Observations (and Box actions) are
+standardised inside the model, so :meth:`~WorldModel.encode` takes raw observations and
+:meth:`~WorldModel.decode` returns raw observations.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from sb3_ot._args import check_float, check_int, with_overrides
+from sb3_ot._files import load_checkpoint, save_checkpoint
+from sb3_ot.data.trajectory import Trajectory
+from sb3_ot.nn import ensemble_mlp, mlp, polyak_update
+
+__all__ = ["WorldModel", "WorldModelConfig"]
+
+_FORMAT = "sb3_ot.world_model"  # the checkpoint's "format" entry; anything else is refused on load
+_VERSION = 1
+Head = str | int
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """World-model hyperparameters; docs/world_models.md says why each default is what it is."""
+
+    latent_dim: int = 64
+    hidden: tuple[int, ...] = (256, 256)
+    n_heads: int = 5
+    rollout: int = 5
+    batch_size: int = 256
+    lr: float = 3e-4
+    recon: float = 1.0
+    consistency: float = 20.0
+    termination: float = 1.0
+    rho: float = 0.5
+    tau: float = 0.01
+    holdout: float = 0.1
+    grad_clip: float = 20.0
+    min_std: float = 1e-2
+
+    def __post_init__(self) -> None:
+        func = "WorldModelConfig"
+        if isinstance(self.hidden, numbers.Integral | str) or not isinstance(self.hidden, Sequence):
+            raise ValueError(f"{func}: hidden must be a sequence of layer widths; got {self.hidden!r}")
+        hidden = tuple(check_int(h, "hidden", func) for h in self.hidden)
+        if not hidden:
+            raise ValueError(f"{func}: hidden must hold at least one layer width; got ()")
+        object.__setattr__(self, "hidden", hidden)
+        for name in ("latent_dim", "n_heads", "rollout", "batch_size"):
+            object.__setattr__(self, name, check_int(getattr(self, name), name, func))
+        if self.latent_dim < 2:
+            raise ValueError(f"{func}: latent_dim must be >= 2 (latents are layer-normalised); got 1")
+        for name in ("recon", "consistency", "termination"):
+            check_float(getattr(self, name), name, func, low=0.0, low_open=False)
+        for name in ("rho", "tau"):
+            check_float(getattr(self, name), name, func, low=0.0, high=1.0)
+        check_float(self.holdout, "holdout", func, low=0.0, high=0.9, low_open=False)
+        for name in ("lr", "grad_clip", "min_std"):
+            check_float(getattr(self, name), name, func)
+
+
+def _unit(z: torch.Tensor) -> torch.Tensor:
+    """Parameter-free LayerNorm of latents ``[..., latent]``: fixes their scale (see the module doc)."""
+    return F.layer_norm(z, z.shape[-1:])
+
+
+class _Nets(nn.Module):
+    """The four networks and the normalisation statistics (buffers, so they save with the weights)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: WorldModelConfig) -> None:
+        super().__init__()
+        kw: dict[str, Any] = {"activation": nn.Mish, "norm": "before"}
+        lat, hid = cfg.latent_dim, cfg.hidden
+        self.encoder = mlp(obs_dim, hid, lat, **kw)
+        self.dynamics = ensemble_mlp(cfg.n_heads, lat + act_dim, hid, lat, **kw)
+        self.decoder = mlp(lat, hid, obs_dim, **kw)
+        self.termination = mlp(lat, hid, 1, **kw)
+        for name, size in (
+            ("obs_mean", obs_dim),
+            ("obs_std", obs_dim),
+            ("act_mean", act_dim),
+            ("act_std", act_dim),
+        ):
+            self.register_buffer(name, torch.zeros(size) if "mean" in name else torch.ones(size))
+
+    def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """``z [B, L]`` (shared) or ``[K, B, L]`` (one per head), model actions ``[B, A]`` -> ``[K, B, L]``."""
+        a = a.expand(*z.shape[:-1], a.shape[-1])
+        return _unit(z + self.dynamics(torch.cat([z, a], -1)))
+
+
+class _Windows:
+    """All training episodes as flat arrays, sampled as windows ``o_t .. o_t+H`` that may run past the end
+    of an episode (those steps are masked), so episodes shorter than ``H`` still train the model."""
+
+    def __init__(self, obs: list[np.ndarray], acts: list[np.ndarray], terminated: list[bool]) -> None:
+        self.obs = np.concatenate(obs)
+        # each episode's action rows, plus a zero row at its last observation (never used: masked)
+        self.acts = np.concatenate([np.concatenate([a, np.zeros_like(a[:1])]) for a in acts])
+        ends = np.cumsum([len(o) for o in obs])  # one past each episode's last flat index
+        self.last = np.concatenate([np.full(len(o), end - 1) for o, end in zip(obs, ends, strict=True)])
+        self.term = np.zeros(len(self.obs), np.float32)
+        self.term[ends[np.asarray(terminated, bool)] - 1] = 1.0  # time-outs are not terminations
+        self.starts = np.flatnonzero(np.arange(len(self.obs)) < self.last)  # states with a successor
+
+    def sample(self, rng: np.random.Generator, size: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices ``[size, H+1]`` of the windows (clamped at episode ends) and their validity mask."""
+        idx = self.starts[rng.integers(0, len(self.starts), size)]
+        pos = idx[:, None] + np.arange(horizon + 1)
+        last = self.last[idx][:, None]
+        return np.minimum(pos, last), pos <= last
+
+
+class WorldModel:
+    """Deterministic latent world model: ``encode``, ``next``, ``decode``, ``terminated``, ``uncertainty``.
+
+    Parameters
+    ----------
+    obs_key : str or None
+        Key of dict observations to model (default ``"observation"``).
+    config : WorldModelConfig or None
+        Hyperparameters; keyword overrides (``latent_dim=8``, ``hidden=(32, 32)``, ...) are accepted too.
+    seed : int
+        Seeds the initialisation, the held-out split and the batch sampling: same seed, same weights.
+    device : str, torch.device or None
+        Torch device for training and inference (None: the CPU).
+
+    Observation and action spaces are read from the data at the first :meth:`fit`: observations are flat
+    vectors ``[obs_dim]``; actions are Box ``[act_dim]`` or Discrete (1-D integer actions, one-hot of size
+    ``max + 1``). All methods take and return torch tensors on :attr:`device` (numpy in gives numpy out).
+    """
+
+    def __init__(
+        self,
+        *,
+        obs_key: str | None = None,
+        config: WorldModelConfig | None = None,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.config = with_overrides(config or WorldModelConfig(), overrides, "WorldModel")
+        self.obs_key = obs_key
+        self.seed = check_int(seed, "seed", "WorldModel", minimum=0)
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self.obs_dim: int | None = None
+        self.act_kind: str | None = None  # "box" or "discrete"
+        self.act_size: int | None = None  # act_dim (box) or number of actions (discrete)
+        self.nets: _Nets | None = None
+        self.target: nn.Module | None = None
+        self.n_updates = 0
+        self.history: list[dict[str, float]] = []
+        self.heldout_indices: list[int] = []
+        self._heldout: list[Trajectory] = []
+
+    # --------------------------------------------------------------- building and data
+    @property
+    def act_dim(self) -> int:
+        """Size of the action input of the dynamics (``act_dim``, or the number of Discrete actions)."""
+        self._require_fit("WorldModel.act_dim")
+        assert self.act_size is not None
+        return self.act_size
+
+    def _require_fit(self, func: str) -> _Nets:
+        if self.nets is None:
+            raise ValueError(f"{func}: the world model is not trained yet; call fit() first")
+        return self.nets
+
+    def _build(self, obs_dim: int, act_kind: str, act_size: int) -> None:
+        self.obs_dim, self.act_kind, self.act_size = obs_dim, act_kind, act_size
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the global RNG
+            torch.manual_seed(self.seed)
+            self.nets = _Nets(obs_dim, act_size, self.config).to(self.device)
+            self.target = mlp(
+                obs_dim, self.config.hidden, self.config.latent_dim, activation=nn.Mish, norm="before"
+            )
+        self.target.to(self.device).load_state_dict(self.nets.encoder.state_dict())
+        self.target.requires_grad_(False)
+        self._opt = torch.optim.Adam(self.nets.parameters(), lr=self.config.lr)
+
+    def _episodes(self, data: Any, func: str) -> tuple[list[Trajectory], list[np.ndarray], list[np.ndarray]]:
+        """Trajectories of ``data`` with their observations ``[T+1, obs_dim]`` and actions ``[T, ...]``."""
+        from sb3_ot.encoders.base import stack_observations
+        from sb3_ot.rewards.ot import as_trajectories  # imported here: it loads the OT engine
+
+        trajs = as_trajectories(data, func=func, obs_key=self.obs_key)
+        if not trajs:
+            raise ValueError(f"{func}: data must hold at least one episode; got none")
+        for i, t in enumerate(trajs):
+            if t.acts is None:
+                raise ValueError(
+                    f"{func}: data[{i}] has no actions (observation-only); a world model learns from "
+                    "(observation, action, next observation) and needs every episode's actions"
+                )
+        obs = stack_observations(trajs, self.obs_key, func)
+        return trajs, obs, [np.asarray(t.acts) for t in trajs]
+
+    def _action_spec(self, acts: list[np.ndarray], func: str) -> tuple[str, int]:
+        """``("discrete", n)`` for 1-D integer actions, ``("box", act_dim)`` for float ``[T, act_dim]``."""
+        discrete = [a.ndim == 1 and np.issubdtype(a.dtype, np.integer) for a in acts]
+        if any(discrete) and not all(discrete):
+            i = discrete.index(not discrete[0])
+            raise ValueError(
+                f"{func}: data[{i}] actions {acts[i].dtype}{acts[i].shape} differ in kind from data[0]'s"
+            )
+        if all(discrete):
+            low = min(int(a.min()) for a in acts)
+            if low < 0:
+                raise ValueError(f"{func}: Discrete actions must be >= 0; got {low}")
+            return "discrete", max(int(a.max()) for a in acts) + 1
+        sizes = [int(np.prod(a.shape[1:])) for a in acts]
+        if len(set(sizes)) != 1:
+            raise ValueError(
+                f"{func}: actions must have one size; got act_dim {sizes[0]} and {sorted(set(sizes))}"
+            )
+        return "box", sizes[0]
+
+    def _model_actions(self, a: np.ndarray) -> np.ndarray:
+        """Raw actions ``[T, ...]`` as the dynamics' float32 input ``[T, act_size]`` (one-hot, unscaled)."""
+        assert self.act_size is not None
+        if self.act_kind == "discrete":
+            return np.eye(self.act_size, dtype=np.float32)[a]
+        return np.asarray(a, np.float32).reshape(len(a), -1)
+
+    def _split(self, n: int) -> np.ndarray:
+        """Indices of the held-out episodes: ``round(holdout * n)`` of them, at least 1 (if ``n >= 2``)."""
+        if self.config.holdout == 0 or n < 2:
+            return np.zeros(0, np.int64)
+        k = min(n - 1, max(1, round(self.config.holdout * n)))
+        return np.sort(np.random.default_rng([self.seed, 13]).permutation(n)[:k])
+
+    def _set_stats(self, obs: np.ndarray, acts: np.ndarray) -> None:
+        """Standardisation statistics from the training data (stds floored at ``min_std``)."""
+        nets, floor = self.nets, self.config.min_std
+        assert nets is not None
+        for name, x in (("obs", obs), ("act", acts)):
+            getattr(nets, f"{name}_mean").copy_(torch.from_numpy(x.mean(0)))
+            getattr(nets, f"{name}_std").copy_(torch.from_numpy(np.maximum(x.std(0), floor)))
+        if self.act_kind == "discrete":  # one-hot inputs stay as they are
+            nets.act_mean.zero_()
+            nets.act_std.fill_(1.0)
+
+    def _prepare(self, data: Any, func: str) -> _Windows:
+        """Check ``data``, build the networks at the first call, split off the held-out episodes."""
+        trajs, obs, acts = self._episodes(data, func)
+        kind, size = self._action_spec(acts, func)
+        if self.nets is None:
+            self._build(obs[0].shape[1], kind, size)
+        elif (obs[0].shape[1], kind) != (self.obs_dim, self.act_kind) or (
+            size > self.act_dim if kind == "discrete" else size != self.act_dim
+        ):
+            raise ValueError(
+                f"{func}: data has obs_dim {obs[0].shape[1]} and {kind} actions of size {size}; the model "
+                f"was fitted on obs_dim {self.obs_dim} and {self.act_kind} actions of size {self.act_size}"
+            )
+        held = self._split(len(trajs))
+        self.heldout_indices = [int(i) for i in held]
+        self._heldout = [trajs[i] for i in held]
+        train = np.setdiff1d(np.arange(len(trajs)), held)
+        m_acts = [self._model_actions(acts[i]) for i in train]
+        if self.n_updates == 0:  # statistics are fixed at the first fit: later fits keep the same function
+            self._set_stats(np.concatenate([obs[i] for i in train]), np.concatenate(m_acts))
+        return _Windows([obs[i] for i in train], m_acts, [trajs[i].terminated for i in train])
+
+    # --------------------------------------------------------------- training
+    def _loss(
+        self, obs: torch.Tensor, acts: torch.Tensor, term: torch.Tensor, valid: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Multi-step loss of windows: normalised ``obs [B, H+1, D]``, model actions ``acts [B, H, A]``,
+        terminal flags ``term [B, H+1]`` and validity ``valid [B, H+1]`` (``valid[:, 0]`` is all True)."""
+        cfg, nets = self.config, self.nets
+        assert nets is not None and self.target is not None
+        z_all = _unit(nets.encoder(obs))  # [B, H+1, L]
+        with torch.no_grad():
+            target = _unit(self.target(obs[:, 1:]))  # [B, H, L]
+        recon0 = (nets.decoder(z_all[:, 0]) - obs[:, 0]).pow(2).mean()
+        term_enc = _masked(_bce(nets.termination(z_all).squeeze(-1), term), valid)
+        z, weights = z_all[:, 0], cfg.rho ** torch.arange(cfg.rollout, dtype=torch.float32)
+        parts: list[torch.Tensor] = []  # per step: reconstruction, consistency, termination
+        for t in range(cfg.rollout):
+            z = nets.step(z, acts[:, t])  # [K, B, L]
+            m = valid[:, t + 1]
+            parts += [
+                _masked((nets.decoder(z) - obs[:, t + 1]).pow(2).mean(-1).mean(0), m),
+                _masked((z - target[:, t]).pow(2).mean(-1).mean(0), m),
+                _masked(_bce(nets.termination(z).squeeze(-1), term[:, t + 1]).mean(0), m),
+            ]
+        per_step = torch.stack(parts).reshape(cfg.rollout, 3)
+        recon, cons, term_pred = (weights.to(obs.device) @ per_step) / weights.sum()
+        loss = (
+            cfg.recon * (recon + recon0) + cfg.consistency * cons + cfg.termination * (term_pred + term_enc)
+        )
+        info = {
+            "recon": recon.item(),
+            "recon0": recon0.item(),
+            "consistency": cons.item(),
+            "termination": (term_pred.item() + term_enc.item()) / 2,
+        }
+        return loss, info
+
+    def fit(self, data: Any, *, n_updates: int, progress: bool = True, log_every: int = 100) -> WorldModel:
+        """Train on ``data``: a local Minari id, a ``MinariDataset`` or a list of :class:`Trajectory` with
+        actions. Returns ``self``.
+
+        A fraction ``config.holdout`` of the episodes (at least one when there are two or more) is held
+        out; their indices are :attr:`heldout_indices` and :meth:`prediction_error` uses them by default.
+        Calling ``fit`` again continues training (the normalisation statistics of the first call are
+        kept). :attr:`history` gets the losses every ``log_every`` updates.
+
+        Raises
+        ------
+        ValueError
+            For empty data, episodes without actions, mismatched observation sizes, data unlike a
+            previous ``fit``'s, or a non-positive ``n_updates`` / ``log_every``.
+        """
+        func = "WorldModel.fit"
+        n_updates = check_int(n_updates, "n_updates", func)
+        log_every = check_int(log_every, "log_every", func)
+        windows = self._prepare(data, func)
+        nets, cfg = self.nets, self.config
+        assert nets is not None and self.target is not None
+        to = {"device": self.device}
+        obs = (torch.from_numpy(windows.obs).to(**to) - nets.obs_mean) / nets.obs_std
+        acts = (torch.from_numpy(windows.acts).to(**to) - nets.act_mean) / nets.act_std
+        term = torch.from_numpy(windows.term).to(**to)
+        rng = np.random.default_rng([self.seed, self.n_updates])  # continuing a loaded model = the live one
+        nets.train()
+        for step in tqdm(range(n_updates), desc="WorldModel", disable=not progress, unit="update"):
+            pos, valid = (
+                torch.from_numpy(x).to(**to) for x in windows.sample(rng, cfg.batch_size, cfg.rollout)
+            )
+            loss, info = self._loss(obs[pos], acts[pos[:, :-1]], term[pos], valid)
+            self._opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(nets.parameters(), cfg.grad_clip)
+            self._opt.step()
+            polyak_update(nets.encoder, self.target, cfg.tau)
+            self.n_updates += 1
+            if step % log_every == 0 or step == n_updates - 1:
+                self.history.append(
+                    {"update": self.n_updates, "loss": loss.item(), "grad_norm": grad_norm.item()} | info
+                )
+        nets.eval()
+        return self
+
+    # --------------------------------------------------------------- the model's surface
+    def _tensor(self, x: Any, name: str, func: str, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        """``x`` as a finite float32 tensor on the device, whose trailing dims are ``shape``."""
+        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.array(x))  # a writable copy
+        if shape is not None and (t.ndim < len(shape) or tuple(t.shape[t.ndim - len(shape) :]) != shape):
+            want = ", ".join(["..."] + [str(s) for s in shape])
+            raise ValueError(f"{func}: {name} must have shape [{want}]; got {tuple(t.shape)}")
+        if not (t.dtype.is_floating_point or t.dtype in (torch.int32, torch.int64, torch.uint8)):
+            raise ValueError(f"{func}: {name} must be numeric; got dtype {t.dtype}")
+        t = t.to(device=self.device, dtype=torch.float32)
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{func}: {name} must be finite; got NaN or inf")
+        return t
+
+    @staticmethod
+    def _out(t: torch.Tensor, like: Any) -> Any:
+        return t if isinstance(like, torch.Tensor) else t.cpu().numpy()
+
+    @torch.no_grad()
+    def encode(self, obs: Any) -> Any:
+        """Latents ``z [..., latent_dim]`` of raw observations ``obs [..., obs_dim]``."""
+        nets = self._require_fit("WorldModel.encode")
+        assert self.obs_dim is not None
+        x = self._tensor(obs, "obs", "WorldModel.encode", (self.obs_dim,))
+        return self._out(_unit(nets.encoder((x - nets.obs_mean) / nets.obs_std)), obs)
+
+    @torch.no_grad()
+    def decode(self, z: Any) -> Any:
+        """Raw observations ``[..., obs_dim]`` of latents ``z [..., latent_dim]``."""
+        nets = self._require_fit("WorldModel.decode")
+        x = self._tensor(z, "z", "WorldModel.decode", (self.config.latent_dim,))
+        return self._out(nets.decoder(x) * nets.obs_std + nets.obs_mean, z)
+
+    @torch.no_grad()
+    def terminated(self, z: Any) -> Any:
+        """Probability ``[...]`` that the state of latent ``z [..., latent_dim]`` is terminal."""
+        nets = self._require_fit("WorldModel.terminated")
+        x = self._tensor(z, "z", "WorldModel.terminated", (self.config.latent_dim,))
+        return self._out(torch.sigmoid(nets.termination(x).squeeze(-1)), z)
+
+    def _actions(self, a: Any, lead: tuple[int, ...], func: str) -> torch.Tensor:
+        """Raw actions for latents with leading shape ``lead`` as the dynamics' input ``[..., act_size]``."""
+        nets = self._require_fit(func)
+        assert self.act_size is not None
+        if self.act_kind == "box":
+            x = self._tensor(a, "a", func)
+            if tuple(x.shape) != (*lead, self.act_size):
+                raise ValueError(
+                    f"{func}: a must have shape {[*lead, self.act_size]} (z's leading dims + act_dim); got {list(x.shape)}"
+                )
+            return (x - nets.act_mean) / nets.act_std
+        t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.array(a))
+        if t.dtype.is_floating_point or t.dtype == torch.bool or tuple(t.shape) != lead:
+            raise ValueError(
+                f"{func}: a must be integer Discrete actions of shape {list(lead)} (z's leading dims); "
+                f"got dtype {t.dtype}, shape {list(t.shape)}"
+            )
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.act_size):
+            raise ValueError(
+                f"{func}: a must hold Discrete actions in [0, {self.act_size - 1}]; got values in "
+                f"[{int(t.min())}, {int(t.max())}]"
+            )
+        return F.one_hot(t.to(self.device).long(), self.act_size).float()
+
+    def _heads(self, z: Any, a: Any, func: str) -> torch.Tensor:
+        """Every head's next latent ``[K, ..., latent_dim]`` for ``z [..., latent_dim]`` and actions ``a``."""
+        nets = self._require_fit(func)
+        x = self._tensor(z, "z", func, (self.config.latent_dim,))
+        act = self._actions(a, tuple(x.shape[:-1]), func)
+        lead = x.shape[:-1]
+        out = nets.step(x.reshape(-1, x.shape[-1]), act.reshape(-1, act.shape[-1]))
+        return out.reshape(out.shape[0], *lead, out.shape[-1])
+
+    @torch.no_grad()
+    def next(self, z: Any, a: Any, head: Head = "mean", *, generator: torch.Generator | None = None) -> Any:
+        """Next latents ``[..., latent_dim]`` of ``z [..., latent_dim]`` after raw actions ``a`` (Box
+        ``[..., act_dim]``; Discrete: integers ``[...]``).
+
+        ``head``: ``"mean"`` (the heads' mean, layer-normalised again), an int (that head) or ``"random"``
+        (a random head per row, drawn from ``generator`` or torch's global generator).
+        """
+        func, k = "WorldModel.next", self.config.n_heads
+        heads = self._heads(z, a, func)
+        if head == "mean":
+            return self._out(_unit(heads.mean(0)), z)
+        if head == "random":
+            gen_device = generator.device if generator is not None else torch.device("cpu")
+            pick = torch.randint(k, heads.shape[1:-1], generator=generator, device=gen_device).to(self.device)
+            return self._out(
+                heads.gather(0, pick.expand(1, *pick.shape).unsqueeze(-1).expand(1, *heads.shape[1:]))[0], z
+            )
+        if isinstance(head, numbers.Integral) and not isinstance(head, bool) and 0 <= head < k:
+            return self._out(heads[int(head)], z)
+        raise ValueError(f"{func}: head must be 'mean', 'random' or an int in [0, {k - 1}]; got {head!r}")
+
+    @torch.no_grad()
+    def uncertainty(self, z: Any, a: Any) -> Any:
+        """Disagreement ``[...]``: the std across heads of the next latents, averaged over latent dims
+        (CMIL's ``u``; population std, as ``tf.math.reduce_std``)."""
+        heads = self._heads(z, a, "WorldModel.uncertainty")
+        return self._out(heads.std(0, correction=0).mean(-1), z)
+
+    # --------------------------------------------------------------- evaluation
+    def prediction_error(
+        self, trajectories: Any = None, ks: Sequence[int] = (1, 5, 15)
+    ) -> dict[int, dict[str, float]]:
+        """Open-loop ``k``-step prediction error in observation space, beside repeating the last observation.
+
+        For every ``t`` with ``t + k <= T``: encode ``o_t``, roll ``k`` steps with the true actions
+        (``head="mean"``), decode, and take the squared error against ``o_{t+k}`` averaged over
+        observation dims; the baseline predicts ``o_t``. Returns ``{k: {"model", "repeat_last", "pairs"}}``
+        (means over all pairs; NaN where no episode is longer than ``k``). ``trajectories`` defaults to
+        the episodes the last :meth:`fit` held out.
+        """
+        func = "WorldModel.prediction_error"
+        self._require_fit(func)
+        ks = sorted({check_int(k, "ks", func) for k in ks})
+        if trajectories is None:
+            if not self._heldout:
+                raise ValueError(
+                    f"{func}: no held-out episodes in memory (loaded model, or holdout=0); pass trajectories"
+                )
+            trajectories = self._heldout
+        _, obs, acts = self._episodes(trajectories, func)
+        sums = {k: np.zeros(3) for k in ks}  # model error, baseline error, pairs
+        for o, a in zip(obs, acts, strict=True):
+            self._episode_errors(o, a, ks, sums)
+        return {
+            k: {
+                "model": s[0] / s[2] if s[2] else math.nan,
+                "repeat_last": s[1] / s[2] if s[2] else math.nan,
+                "pairs": int(s[2]),
+            }
+            for k, s in sums.items()
+        }
+
+    @torch.no_grad()
+    def _episode_errors(
+        self, obs: np.ndarray, acts: np.ndarray, ks: list[int], sums: dict[int, np.ndarray]
+    ) -> None:
+        """Add one episode's summed k-step errors to ``sums`` (rolls from every start at once)."""
+        n = len(acts)
+        o = torch.tensor(obs, device=self.device)
+        z = self.encode(o[:-1])  # one rollout from every t = 0 .. T-1
+        for j in range(1, min(max(ks), n) + 1):
+            rows = n - j + 1  # rollouts with t + j <= T
+            z = self.next(z[:rows], self._action_rows(acts, j - 1, rows))
+            if j in sums:
+                pred, truth, last = self.decode(z), o[j : j + rows], o[:rows]
+                sums[j] += [
+                    (pred - truth).pow(2).mean(-1).sum().item(),
+                    (last - truth).pow(2).mean(-1).sum().item(),
+                    rows,
+                ]
+
+    def _action_rows(self, acts: np.ndarray, offset: int, rows: int) -> torch.Tensor:
+        """Actions ``acts[t + offset]`` for ``t = 0 .. rows-1`` as a tensor (raw, as ``next`` takes them)."""
+        a = torch.tensor(np.asarray(acts[offset : offset + rows]))
+        return a if self.act_kind == "discrete" else a.reshape(rows, -1)
+
+    # --------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model (weights, target encoder, optimizer, statistics, history) to ``path``, atomically."""
+        nets = self._require_fit("WorldModel.save")
+        assert self.target is not None
+        return save_checkpoint(
+            path,
+            {
+                "format": _FORMAT,
+                "version": _VERSION,
+                "config": asdict(self.config),
+                "seed": self.seed,
+                "obs_key": self.obs_key,
+                "obs_dim": self.obs_dim,
+                "act_kind": self.act_kind,
+                "act_size": self.act_size,
+                "nets": nets.state_dict(),
+                "target": self.target.state_dict(),
+                "opt": self._opt.state_dict(),
+                "n_updates": self.n_updates,
+                "history": self.history,
+                "heldout_indices": self.heldout_indices,
+            },
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str | torch.device | None = None) -> WorldModel:
+        """Load a model written by :meth:`save` onto ``device`` (None: the CPU); training can continue."""
+        func = "WorldModel.load"
+        state = load_checkpoint(path, func=func, what="world-model file")
+        if state.get("format") != _FORMAT:
+            what = (
+                f"a {state['kind']!r} encoder" if "kind" in state else f"keys {sorted(map(str, state))[:6]}"
+            )
+            raise ValueError(f"{func}: {str(path)!r} is not a world-model checkpoint (it holds {what})")
+        if state.get("version") != _VERSION:
+            raise ValueError(
+                f"{func}: {str(path)!r} has world-model format version {state.get('version')!r}; this sb3-ot reads {_VERSION}"
+            )
+        try:
+            cfg = WorldModelConfig(**{**state["config"], "hidden": tuple(state["config"]["hidden"])})
+            model = cls(obs_key=state["obs_key"], config=cfg, seed=state["seed"], device=device)
+            model._build(state["obs_dim"], state["act_kind"], state["act_size"])
+            assert model.nets is not None and model.target is not None
+            model.nets.load_state_dict(state["nets"])
+            model.target.load_state_dict(state["target"])
+            model._opt.load_state_dict(state["opt"])
+        except (KeyError, TypeError, RuntimeError) as err:
+            raise ValueError(
+                f"{func}: {str(path)!r} holds an incomplete or inconsistent world model ({err!r})"
+            ) from None
+        model.n_updates, model.history = int(state["n_updates"]), list(state["history"])
+        model.heldout_indices = list(state["heldout_indices"])
+        model.nets.eval()
+        return model
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"WorldModel(obs_dim={self.obs_dim}, {self.act_kind} actions of size {self.act_size}, "
+            f"latent_dim={c.latent_dim}, n_heads={c.n_heads}, n_updates={self.n_updates})"
+        )
+
+
+def _masked(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x [B, ...]`` over the entries where ``mask`` (broadcast like ``x``) is True."""
+    m = mask.to(x.dtype).expand_as(x)
+    return (x * m).sum() / m.sum().clamp(min=1.0)
+
+
+def _bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Elementwise binary cross-entropy; ``labels`` broadcast against ``logits`` (e.g. over heads)."""
+    return F.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
