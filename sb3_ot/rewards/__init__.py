@@ -1,10 +1,13 @@
-"""Rewarders: OT rewards (AILOT, OTR presets); latent (DITTO) and adversarial (CMIL) rewards come later.
+"""Rewarders: OT rewards (AILOT, OTR presets), latent similarity (DITTO); adversarial (CMIL) comes later.
 
 * :class:`OTRewarder` -- per-step OT rewards against expert demonstrations, batched through :mod:`sb3_ot.ot`.
 * :class:`AILOTRewarder` -- ICVF intent pairs, squared Euclidean, start-aligned, best expert.
 * :class:`OTRRewarder` -- cosine cost on raw observations, OTR's squashing, best expert.
+* :class:`LatentRewarder` -- DITTO: ``<z, z^E> / max(|z|, |z^E|)^2`` against the expert latent at the same
+  time offset, for imagined episodes in a world model.
 """
 
+from sb3_ot.rewards.latent import LatentRewarder
 from sb3_ot.rewards.ot import (
     AILOTRewarder,
     Coupling,
@@ -19,6 +22,7 @@ from sb3_ot.rewards.ot import (
 __all__ = [
     "AILOTRewarder",
     "Coupling",
+    "LatentRewarder",
     "OTRRewarder",
     "OTRewardConfig",
     "OTRewarder",
