@@ -68,3 +68,17 @@ def test_save_and_load_identically(tmp_path):
     z, ep, t = torch.randn(4, 6), torch.tensor([0, 1, 2, 2]), torch.tensor([9, 2, 6, 0])
     torch.testing.assert_close(again(z, None, ep, t), reward(z, None, ep, t), rtol=0, atol=0)
     torch.testing.assert_close(again.lengths, reward.lengths)
+
+
+def test_the_registered_imagination_id_rewards_as_latent_rewarder_does():
+    """`sb3_ot/Imagination-v0` with reward="ditto" carries its own copy of the formula (world_models never
+    imports sb3_ot.rewards); both must give the same rewards."""
+    from sb3_ot.world_models.imagination import ImaginationStarts, _ditto_reward
+
+    experts = _experts(1)
+    starts = ImaginationStarts(tuple(experts))
+    episode, time = torch.tensor([0, 2, 1, 0]), torch.tensor([1, 6, 3, 10])
+    z = torch.randn(4, 6)
+    torch.testing.assert_close(
+        _ditto_reward(starts)(z, None, episode, time), LatentRewarder(experts)(z, None, episode, time)
+    )
