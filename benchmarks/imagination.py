@@ -1,4 +1,4 @@
-"""Imagination benchmarks (issue 13), section by section; this first section: world-model accuracy.
+"""Imagination benchmarks (issue 13), section by section: world-model accuracy and env throughput.
 
 **World-model k-step error.** A :class:`~sb3_ot.world_models.WorldModel` is fitted on an env's data and
 its open-loop k-step prediction error (k = 1, 5, 15) on held-out episodes is put beside the "repeat the
@@ -7,7 +7,15 @@ in raw observation units. A model worth imagining in must beat the baseline clea
 
 Data: ``random`` rollouts of the env (uniform actions, seeded), so that nothing needs an expert.
 
+**Throughput** (``--throughput``). Transitions per second, side by side in one run, alternating the arms:
+the bare batched model call an imagination step needs (``next`` with a random head per row and
+``terminated``, on ``n`` rows), :class:`~sb3_ot.world_models.ImaginationVecEnv` on ``n`` envs (that call
+plus the env layer: starts, the DITTO reward, truncation, auto-resets, infos), and the real env as a
+gymnasium ``SyncVectorEnv`` of ``n`` envs with random actions. The model has the default size (latent 64,
+(256, 256), 5 heads); its weights do not change the cost, so it is fitted for a few updates only.
+
 Usage: python benchmarks/imagination.py [--envs Pendulum-v1] [--updates 2000] [--write docs/benchmarks.md]
+       python benchmarks/imagination.py --throughput [--env HalfCheetah-v5] [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from _report import machine, write_block
 
@@ -75,6 +84,90 @@ def markdown(results: list[dict], command: str) -> list[str]:
     return lines
 
 
+def _rate(step, n: int, steps: int) -> float:
+    """Transitions per second of ``steps`` calls of ``step()`` on ``n`` envs (after one warm-up call)."""
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return n * steps / (time.perf_counter() - t0)
+
+
+def _arms(env_id: str, model: WorldModel, starts, n: int, seed: int) -> dict:
+    """The three step functions of one size ``n``: bare model call, imagination env, real vector env."""
+    import gymnasium as gym
+
+    from sb3_ot.rewards import LatentRewarder
+    from sb3_ot.world_models import ImaginationVecEnv
+
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    z = model.encode(torch.zeros(n, model.obs_dim))
+    a = torch.rand(n, model.act_dim, generator=g) * 2 - 1
+
+    def bare() -> None:
+        with torch.no_grad():
+            z2 = model.next(z, a, head="random", generator=g)
+            model.terminated(z2)
+
+    venv = ImaginationVecEnv(model, starts, LatentRewarder(starts.latents), n_envs=n, horizon=15, seed=seed)
+    venv.reset()
+    acts = np.random.default_rng(seed).uniform(-1, 1, (n, model.act_dim)).astype(np.float32)
+    real = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(n)])
+    real.reset(seed=seed)
+    real_acts = real.action_space.sample()
+    return {
+        "bare": bare,
+        "imagination env": lambda: venv.step(acts),
+        "real env": lambda: real.step(real_acts),
+    }
+
+
+def throughput(env_id: str, sizes: list[int], repeats: int, seed: int) -> list[dict]:
+    """Median transitions/s of each arm at each size, the arms alternated within every repeat."""
+    trajs = rollout(env_id, None, n_episodes=20, max_steps=100, seed=seed)
+    model = WorldModel(seed=seed).fit(trajs, n_updates=5, progress=False)
+    from sb3_ot.world_models import ImaginationStarts
+
+    starts = ImaginationStarts.from_trajectories(model, trajs)
+    rows = []
+    for n in sizes:
+        arms = _arms(env_id, model, starts, n, seed)
+        steps = max(5, 2000 // n)
+        rates: dict[str, list[float]] = {k: [] for k in arms}
+        for _ in range(repeats):
+            for name, step in arms.items():
+                rates[name].append(_rate(step, n, steps))
+        med = {k: float(np.median(v)) for k, v in rates.items()}
+        print(f"n={n:5d}: " + "  ".join(f"{k} {v:,.0f}/s" for k, v in med.items()), flush=True)
+        rows.append({"n": n, **med})
+    return rows
+
+
+def throughput_markdown(rows: list[dict], env_id: str, repeats: int, command: str) -> list[str]:
+    lines = [
+        "## Imagination throughput (`benchmarks/imagination.py --throughput`)",
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {dt.date.today().isoformat()}  ",
+        f"Machine: {machine()}",
+        "",
+        f"Transitions per second (median of {repeats} alternating repeats). `WorldModel` at its default size "
+        f"(latent 64, (256, 256), 5 heads) fitted on {env_id} data; the imagination env uses the DITTO reward "
+        f"and horizon 15; the real env is a gymnasium `SyncVectorEnv` of {env_id} with random actions. "
+        "`env layer` is the imagination env's cost on top of the bare model call.",
+        "",
+        "| envs | bare model call | imagination env | env layer | real env | imagination / real |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        layer = r["bare"] / r["imagination env"] - 1
+        lines.append(
+            f"| {r['n']} | {r['bare']:,.0f} | {r['imagination env']:,.0f} | {100 * layer:.0f}% | "
+            f"{r['real env']:,.0f} | {r['imagination env'] / r['real env']:.1f}x |"
+        )
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["Pendulum-v1"])
@@ -83,8 +176,20 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write", type=Path, default=None)
+    p.add_argument("--throughput", action="store_true", help="the env throughput section instead")
+    p.add_argument("--env", default="HalfCheetah-v5", help="the throughput section's env")
+    p.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
+    p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
     torch.manual_seed(args.seed)
+    command = "python " + " ".join(sys.argv)
+    if args.throughput:
+        rows = throughput(args.env, args.sizes, args.repeats, args.seed)
+        if args.write:
+            lines = throughput_markdown(rows, args.env, args.repeats, command)
+            write_block(args.write, "imagination_throughput", lines, "Benchmarks")
+            print(f"wrote {args.write}")
+        return
     results = [model_errors(e, args.episodes, args.steps, args.updates, args.seed) for e in args.envs]
     if args.write:
         write_block(
