@@ -26,15 +26,6 @@ from sb3_ot.world_models import (
 TINY = {"latent_dim": 8, "hidden": (32, 32), "n_heads": 3, "batch_size": 64, "lr": 1e-3}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny nets run fastest on one thread, and torch's pool collapses when another process takes a core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pendulum():
     return rollout("Pendulum-v1", n_episodes=6, max_steps=40, seed=0)
