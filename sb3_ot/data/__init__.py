@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sb3_ot.data.minari_io import load_trajectories, read_build_info, save_minari
     from sb3_ot.data.rollouts import rollout, sb3_policy, sinusoidal_policy
     from sb3_ot.data.scores import normalized_score
+    from sb3_ot.data.sources import as_trajectories
     from sb3_ot.data.summary import dataset_info, top_episodes
     from sb3_ot.data.trajectory import Trajectory
     from sb3_ot.datasets.build import build_dataset, build_suite, list_datasets
@@ -37,6 +38,7 @@ __all__ = [
     "KINDS",
     "ExpertRun",
     "Trajectory",
+    "as_trajectories",
     "build_dataset",
     "build_suite",
     "dataset_id",

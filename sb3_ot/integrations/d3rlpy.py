@@ -87,7 +87,7 @@ def train_offline(
     name: str,
     algo: Any,
     dataset: d3rlpy.dataset.ReplayBufferBase,
-    env_id: str,
+    env_id: str | Callable[[], gym.Env],
     *,
     n_steps: int,
     eval_every: int,
@@ -100,6 +100,8 @@ def train_offline(
 ) -> OfflineRun:
     """Train ``algo`` for ``n_steps`` updates, evaluating every ``eval_every`` (and before the first).
 
+    ``env_id`` is a Gymnasium id, or a function making the evaluation env (e.g. the real env inside
+    :class:`~sb3_ot.world_models.LatentObservationWrapper`, for a policy trained on latents: D-BC).
     ``ref_scores = (random, expert)`` turns returns into D4RL normalized scores (0 random, 100 expert).
     ``log`` receives ``{"<name>/return", "<name>/score", "<name>/update"}`` at every evaluation.
     """
@@ -112,7 +114,7 @@ def train_offline(
             f"train_offline: n_steps and eval_every must be positive ints; got {n_steps}, {eval_every}"
         )
     d3rlpy.seed(seed)
-    env = make_env(env_id)
+    env = make_env(env_id) if isinstance(env_id, str) else env_id()
     lo, hi = ref_scores
     run = OfflineRun(name, algo)
 

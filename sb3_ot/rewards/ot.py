@@ -21,7 +21,6 @@ expert and batch, which is where the OT engine's speed shows.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from tqdm.auto import tqdm
 from sb3_ot import ot
 from sb3_ot._args import check_choice, check_float, check_int, with_overrides
 from sb3_ot._files import load_checkpoint, save_checkpoint
+from sb3_ot.data.sources import as_trajectories
 from sb3_ot.data.trajectory import DEFAULT_OBS_KEY, Trajectory
 from sb3_ot.encoders.base import (
     Encoder,
@@ -42,40 +42,6 @@ from sb3_ot.encoders.base import (
     as_device,
     stack_observations,
 )
-
-
-def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> list[Trajectory]:
-    """Expert demonstrations as trajectories: Trajectory(s), observation arrays or tensors
-    ``[T+1, obs_dim]``, or a local Minari dataset id / folder / MinariDataset (all its episodes)."""
-    minari = sys.modules.get("minari")  # a MinariDataset can only exist once minari is imported
-    if isinstance(expert, str | os.PathLike) or (
-        minari is not None and isinstance(expert, minari.MinariDataset)
-    ):
-        from sb3_ot.data.minari_io import load_trajectories
-
-        return load_trajectories(expert)
-    if isinstance(expert, Trajectory):
-        return [expert]
-    if isinstance(expert, np.ndarray | torch.Tensor):
-        expert = [expert] if expert.ndim == 2 else list(expert)
-    items = list(expert)
-    if not items:
-        raise ValueError(f"{func}: expert must hold at least one trajectory; got none")
-    out = []
-    for i, item in enumerate(items):
-        if isinstance(item, Trajectory):
-            out.append(item)
-            continue
-        arr = np.asarray(item.detach().cpu() if isinstance(item, torch.Tensor) else item)
-        if arr.ndim != 2:
-            raise ValueError(
-                f"{func}: expert[{i}] must be observations [T+1, obs_dim]; got shape {arr.shape}"
-            )
-        try:
-            out.append(Trajectory(arr, None, terminated=False))
-        except ValueError as err:
-            raise ValueError(f"{func}: expert[{i}]: {err}") from err
-    return out
 
 
 @dataclass(frozen=True)

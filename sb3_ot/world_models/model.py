@@ -43,7 +43,9 @@ from tqdm.auto import tqdm
 
 from sb3_ot._args import check_float, check_int, with_overrides
 from sb3_ot._files import load_checkpoint, save_checkpoint
+from sb3_ot.data.sources import as_trajectories
 from sb3_ot.data.trajectory import Trajectory
+from sb3_ot.encoders.base import stack_observations
 from sb3_ot.nn import ensemble_mlp, mlp, polyak_update
 
 __all__ = ["WorldModel", "WorldModelConfig"]
@@ -214,9 +216,6 @@ class WorldModel:
 
     def _episodes(self, data: Any, func: str) -> tuple[list[Trajectory], list[np.ndarray], list[np.ndarray]]:
         """Trajectories of ``data`` with their observations ``[T+1, obs_dim]`` and actions ``[T, ...]``."""
-        from sb3_ot.encoders.base import stack_observations
-        from sb3_ot.rewards.ot import as_trajectories  # imported here: it loads the OT engine
-
         trajs = as_trajectories(data, func=func, obs_key=self.obs_key)
         if not trajs:
             raise ValueError(f"{func}: data must hold at least one episode; got none")
@@ -402,6 +401,20 @@ class WorldModel:
         assert self.obs_dim is not None
         x = self._tensor(obs, "obs", "WorldModel.encode", (self.obs_dim,))
         return self._out(_unit(nets.encoder((x - nets.obs_mean) / nets.obs_std)), obs)
+
+    def latent_trajectories(self, trajectories: Any) -> list[Trajectory]:
+        """The trajectories with each observation replaced by its latent: ``obs [T+1, latent_dim]``
+        (float32); actions, rewards, termination and infos kept. What D-BC (behaviour cloning on the
+        model's expert latents, DITTO's baseline) trains on; deploy its policy through
+        :class:`~sb3_ot.world_models.LatentObservationWrapper`."""
+        func = "WorldModel.latent_trajectories"
+        self._require_fit(func)
+        trajs = as_trajectories(trajectories, func=func, obs_key=self.obs_key)
+        observations = stack_observations(trajs, self.obs_key, func)
+        return [
+            Trajectory(self.encode(o), t.acts, t.rews, terminated=t.terminated, infos=t.infos)
+            for t, o in zip(trajs, observations, strict=True)
+        ]
 
     @torch.no_grad()
     def decode(self, z: Any) -> Any:
