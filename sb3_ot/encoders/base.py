@@ -176,8 +176,9 @@ class Encoder:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Encoder:
-        """Load an encoder saved with :meth:`save` onto ``device`` (default: where it was saved from, for
-        encoders with parameters). Nothing in the file is executed (``weights_only=True``)."""
+        """Load an encoder saved with :meth:`save` onto ``device`` (default: the CPU for encoders with
+        parameters; the parameter-free ones follow their inputs). Nothing in the file is executed
+        (``weights_only=True``)."""
         func = f"{cls.__name__}.load"
         return cls.from_payload(
             load_checkpoint(path, func=func, what="encoder file"), device=device, func=func

@@ -31,7 +31,8 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
 from sb3_ot._args import check_choice, check_float, check_int
-from sb3_ot.data.trajectory import Trajectory
+from sb3_ot.data.sources import as_trajectories
+from sb3_ot.encoders.base import stack_observations
 from sb3_ot.world_models.model import WorldModel
 
 __all__ = [
@@ -155,29 +156,11 @@ class ImaginationStarts:
 
 
 def _observations(data: Any, obs_key: str | None, func: str) -> list[np.ndarray]:
-    """Each episode's flat float32 observations ``[T+1, obs_dim]``; NaN and size mismatches named."""
-    if isinstance(data, str | os.PathLike):
-        from sb3_ot.data.minari_io import load_trajectories  # loads Minari: only for ids and folders
-
-        data = load_trajectories(data)
-    trajs = [data] if isinstance(data, Trajectory) else list(data)
-    if not trajs:
+    """Each episode's flat float32 observations ``[T+1, obs_dim]`` (:func:`as_trajectories` and
+    :func:`stack_observations` name what is wrong with bad data)."""
+    if isinstance(data, Sequence) and not isinstance(data, str) and len(data) == 0:
         raise ValueError(f"{func}: trajectories must hold at least one episode; got none")
-    out: list[np.ndarray] = []
-    for i, t in enumerate(trajs):
-        if not isinstance(t, Trajectory):
-            raise ValueError(f"{func}: trajectories[{i}] must be a Trajectory; got {type(t).__name__}")
-        o = np.asarray(t.observations((obs_key or "observation") if t.is_dict_obs else None), np.float32)
-        if o.ndim != 2:
-            raise ValueError(f"{func}: trajectories[{i}] observations must be [T+1, obs_dim]; got {o.shape}")
-        if out and o.shape[1] != out[0].shape[1]:
-            raise ValueError(
-                f"{func}: trajectories[{i}] has obs_dim {o.shape[1]}; trajectories[0] has {out[0].shape[1]}"
-            )
-        if not np.isfinite(o).all():
-            raise ValueError(f"{func}: trajectories[{i}] observations must be finite; got NaN or inf")
-        out.append(o)
-    return out
+    return stack_observations(as_trajectories(data, func=func), obs_key, func)
 
 
 # --------------------------------------------------------------------------- the vec env
