@@ -83,9 +83,9 @@ def relabel_dataset(
         ds = dataset if isinstance(dataset, minari.MinariDataset) else None
         trajectories = load_trajectories(dataset, data_path=None if ds is not None else data_path)
         if ds is None:
-            from sb3_ot.data.minari_io import open_dataset as _open_dataset
+            from sb3_ot.data.minari_io import open_dataset
 
-            ds = _open_dataset(dataset, data_path)
+            ds = open_dataset(dataset, data_path)
         env = ds.spec.env_spec
     else:
         trajectories = list(dataset)

@@ -104,15 +104,28 @@ class UnclaimedRewardWarning(UserWarning):
     """Episode-mode OT rewards were computed but nothing has said it reads them."""
 
 
-def warn_unclaimed(func: str) -> None:
-    warnings.warn(
-        f"{func}(mode='episode'): step() returns reward 0 and the episode's OT rewards are in "
-        "info['ot_rewards'], but nothing has claimed them, so a learner that reads only the reward trains "
-        "on zeros. With SB3 pass callback=OTRewardCallback() to learn(); a loop that reads "
-        "info['ot_rewards'] itself calls claim_ot_rewards() on the wrapper first; or use mode='step'.",
-        UnclaimedRewardWarning,
-        stacklevel=3,
-    )
+class ClaimableRewards:
+    """What both episode-mode OT wrappers share: whether something reads ``info["ot_rewards"]``, and the
+    one warning given when nothing does."""
+
+    ot_rewards_claimed: bool = False
+
+    def claim_ot_rewards(self) -> None:
+        """Say that something reads ``info["ot_rewards"]`` (silences the unclaimed-rewards warning)."""
+        self.ot_rewards_claimed = True
+
+    def _warn_once_if_unclaimed(self) -> None:
+        if self.ot_rewards_claimed:
+            return
+        warnings.warn(
+            f"{type(self).__name__}(mode='episode'): step() returns reward 0 and the episode's OT rewards "
+            "are in info['ot_rewards'], but nothing has claimed them, so a learner that reads only the "
+            "reward trains on zeros. With SB3 pass callback=OTRewardCallback() to learn(); a loop that reads "
+            "info['ot_rewards'] itself calls claim_ot_rewards() on the wrapper first; or use mode='step'.",
+            UnclaimedRewardWarning,
+            stacklevel=4,
+        )
+        self.ot_rewards_claimed = True  # once
 
 
 def finite_obs(obs: Any, key: str | None, t: int, func: str) -> np.ndarray:
@@ -122,7 +135,7 @@ def finite_obs(obs: Any, key: str | None, t: int, func: str) -> np.ndarray:
     return x.copy()
 
 
-class OTRewardWrapper(gym.Wrapper):
+class OTRewardWrapper(gym.Wrapper, ClaimableRewards):
     """Replace an env's reward by an OT imitation reward against expert demonstrations.
 
     Parameters
@@ -171,12 +184,7 @@ class OTRewardWrapper(gym.Wrapper):
             env.observation_space, expert, rewarder, mode, obs_key, "OTRewardWrapper", device
         )
         self.mode: Mode = mode
-        self.ot_rewards_claimed = False
         self._obs: list[np.ndarray] = []
-
-    def claim_ot_rewards(self) -> None:
-        """Say that something reads ``info["ot_rewards"]`` (silences the unclaimed-rewards warning)."""
-        self.ot_rewards_claimed = True
 
     @property
     def ot_reward_mode(self) -> Mode:
@@ -204,9 +212,7 @@ class OTRewardWrapper(gym.Wrapper):
                 rewards = self.rewarder.rewards([traj])[0]
                 info["ot_rewards"] = rewards
                 info["ot_return"] = float(rewards.sum())
-                if not self.ot_rewards_claimed:
-                    warn_unclaimed("OTRewardWrapper")
-                    self.ot_rewards_claimed = True  # once
+                self._warn_once_if_unclaimed()
         return obs, reward, terminated, truncated, info
 
     def unfinished_rewards(self) -> np.ndarray:

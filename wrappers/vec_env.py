@@ -12,7 +12,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.rewards import OTRewarder
-from sb3_ot.wrappers.env import Mode, finite_obs, setup_rewarder, warn_unclaimed
+from sb3_ot.wrappers.env import ClaimableRewards, Mode, finite_obs, setup_rewarder
 
 __all__ = ["OTRewardVecEnvWrapper"]
 
@@ -39,7 +39,7 @@ def _check_venv(venv: Any) -> None:
     )
 
 
-class OTRewardVecEnvWrapper(VecEnvWrapper):
+class OTRewardVecEnvWrapper(VecEnvWrapper, ClaimableRewards):
     """The :class:`~sb3_ot.wrappers.OTRewardWrapper` rewards for all envs of an SB3 ``VecEnv`` at once.
 
     Each env's episode is recorded here. At a step where several envs finish their episodes, all of
@@ -75,12 +75,7 @@ class OTRewardVecEnvWrapper(VecEnvWrapper):
         )
         super().__init__(venv)
         self.ot_reward_mode: Mode = mode
-        self.ot_rewards_claimed = False
         self._obs: list[list[np.ndarray]] = [[] for _ in range(self.num_envs)]
-
-    def claim_ot_rewards(self) -> None:
-        """Say that something reads ``info["ot_rewards"]`` (silences the unclaimed-rewards warning)."""
-        self.ot_rewards_claimed = True
 
     def reset(self) -> Any:
         obs = self.venv.reset()
@@ -122,9 +117,7 @@ class OTRewardVecEnvWrapper(VecEnvWrapper):
                 for i, r in zip(finished, self.rewarder.rewards(trajs), strict=True):
                     infos[i]["ot_rewards"] = r
                     infos[i]["ot_return"] = float(r.sum())
-                if not self.ot_rewards_claimed:
-                    warn_unclaimed("OTRewardVecEnvWrapper")
-                    self.ot_rewards_claimed = True  # once
+                self._warn_once_if_unclaimed()
         for i in np.flatnonzero(dones):
             self._obs[i] = [finite_obs(_env_obs(obs, i, self.obs_key), None, 0, "OTRewardVecEnvWrapper.step")]
         return obs, rewards.astype(np.float32), dones, infos
