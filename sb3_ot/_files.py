@@ -2,7 +2,11 @@
 
 Every file sb3-ot writes goes through :func:`atomic_write`: the content is written to a hidden
 temporary file beside the target and moved into place in one ``os.replace``, so a crash leaves the old
-file or the new one, never half of one, and a failed write leaves no temporary file behind.
+file or the new one, never half of one, and a failed write leaves no temporary file behind. A folder of
+several files (a Minari dataset, an expert's resume checkpoint) is built whole in a
+:func:`scratch_folder` beside its target and swapped in by :func:`move_into_place`, so readers see the
+old folder or the new one, never a mix, and a failure leaves neither a partial target nor the scratch
+folder behind.
 """
 
 from __future__ import annotations
@@ -10,13 +14,24 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "load_checkpoint", "save_checkpoint", "write_json", "write_text"]
+__all__ = [
+    "SCRATCH_PREFIX",
+    "atomic_write",
+    "load_checkpoint",
+    "move_into_place",
+    "save_checkpoint",
+    "scratch_folder",
+    "write_json",
+    "write_text",
+]
 
 
 @contextmanager
@@ -98,3 +113,38 @@ def load_checkpoint(path: str | os.PathLike[str], *, func: str, what: str = "che
     if not isinstance(data, dict):
         raise ValueError(f"{func}: {str(path)!r} holds a {type(data).__name__}, not an sb3-ot {what}")
     return data
+
+
+#: Prefix of scratch folders: hidden, so Minari's listings (which skip dot-folders) never see them.
+SCRATCH_PREFIX = ".sb3ot-tmp-"
+
+
+@contextmanager
+def scratch_folder(parent: Path) -> Iterator[Path]:
+    """A new hidden empty folder in ``parent`` (created if needed), removed with all it holds on exit."""
+    parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=parent))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def move_into_place(new: Path, final: Path, scratch: Path) -> None:
+    """Rename folder ``new`` to ``final``, replacing what is there.
+
+    An existing ``final`` is first renamed to ``scratch/.replaced`` (``scratch`` is deleted by its
+    :func:`scratch_folder`, taking the old folder with it); if the second rename fails, the old folder
+    is put back. Both renames stay on one file system (``scratch`` sits beside ``final``'s tree), so
+    there is a sub-millisecond window without ``final``, never a partial one.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    replaced = scratch / ".replaced"  # dataset ids and folder names never start with a dot: no clash
+    if final.exists():
+        os.rename(final, replaced)
+    try:
+        os.rename(new, final)
+    except BaseException:
+        if replaced.exists():
+            os.rename(replaced, final)
+        raise

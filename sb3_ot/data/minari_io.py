@@ -29,8 +29,7 @@ from minari.namespace import create_namespace, list_local_namespaces
 from minari.storage import get_dataset_path
 
 from sb3_ot._args import check_int
-from sb3_ot._files import write_json
-from sb3_ot.data._folders import move_into_place, scratch_folder
+from sb3_ot._files import move_into_place, scratch_folder, write_json
 from sb3_ot.data.envs import ensure_registered
 from sb3_ot.data.trajectory import Trajectory, require_actions
 

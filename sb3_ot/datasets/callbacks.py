@@ -11,8 +11,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from tqdm.auto import tqdm
 
-from sb3_ot._files import atomic_write, write_json
-from sb3_ot.data._folders import move_into_place, scratch_folder
+from sb3_ot._files import atomic_write, move_into_place, scratch_folder, write_json
 from sb3_ot.data.rollouts import episode_returns, sb3_policy, stack_steps
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.datasets.episode_files import RunFiles, save_episodes
