@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
-__all__ = ["check_choice", "check_float", "check_int", "with_overrides"]
+__all__ = ["check_choice", "check_device", "check_float", "check_int", "check_widths", "with_overrides"]
 
 C = TypeVar("C")
 
@@ -53,6 +53,30 @@ def check_choice(value: Any, name: str, func: str, choices: Collection[Any]) -> 
     if value not in choices:
         raise ValueError(f"{func}: {name} must be one of {list(choices)}; got {value!r}")
     return value
+
+
+def check_device(device: Any, func: str, name: str = "device") -> None:
+    """``device`` is ``None`` or names a torch device that exists here (CUDA asked for needs CUDA)."""
+    if device is None:
+        return
+    import torch  # here, so that configs stay importable without torch (the CLI's --help)
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"{func}: {name} must name a torch device ('cpu', 'cuda', 'cuda:1'); got {device!r}"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{func}: {name} {device!r} asked for, but torch sees no CUDA device here")
+
+
+def check_widths(values: Any, name: str, func: str) -> tuple[int, ...]:
+    """Hidden-layer widths: a non-empty sequence of positive ints, as a tuple."""
+    widths = tuple(check_int(w, name, func) for w in values)
+    if not widths:
+        raise ValueError(f"{func}: {name} must hold at least one layer width; got ()")
+    return widths
 
 
 def with_overrides(config: C, overrides: dict[str, Any], func: str) -> C:

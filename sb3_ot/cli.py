@@ -168,6 +168,74 @@ def _imitate(args: argparse.Namespace) -> int:
     return 0
 
 
+def dream_config(args: argparse.Namespace):
+    """The :class:`~sb3_ot.dream.DreamConfig` that ``sb3-ot dream`` arguments describe."""
+    from sb3_ot.dream import DreamConfig
+
+    overrides = {
+        "env": args.env,
+        "dataset": args.dataset,
+        "experts": args.experts,
+        "rewards": tuple(args.reward) if args.reward else None,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+        "wm_updates": args.wm_updates,
+        "ppo_steps": args.ppo_steps,
+        "bc_steps": args.bc_steps,
+        "dataset_steps": args.dataset_steps,
+        "expert_steps": args.expert_steps,
+        "out_dir": args.out,
+        "data_path": args.data_path,
+        "device": args.device,
+    }
+    kwargs = {k: v for k, v in overrides.items() if v is not None}
+    return DreamConfig(**kwargs, wandb=args.wandb, progress=not args.quiet)
+
+
+def _dream(args: argparse.Namespace) -> int:
+    try:  # every setting is checked before any dataset is built or model trained
+        cfg = dream_config(args)
+    except ValueError as err:
+        print(f"sb3-ot dream: error: {err}", file=sys.stderr)
+        return 2
+    from sb3_ot.dream import run_dream
+    from sb3_ot.integrations.d3rlpy import quiet_d3rlpy_logs
+
+    quiet_d3rlpy_logs()
+    run_dream(cfg)
+    return 0
+
+
+def _add_dream_command(sub: argparse._SubParsersAction) -> None:
+    from sb3_ot.datasets.kinds import KINDS
+
+    p = sub.add_parser(
+        "dream",
+        help="fit a world model, train SB3 PPO only in imagination (DITTO / OT rewards), score it in the real env",
+    )
+    p.add_argument(
+        "env", nargs="?", default=None, metavar="ENV", help="Gymnasium env id (default Pendulum-v1)"
+    )
+    p.add_argument(
+        "--reward", nargs="+", choices=["ditto", "ailot", "otr"], default=None, help="default ditto"
+    )
+    p.add_argument("--dataset", default=None, choices=KINDS, help="the world model's data (default random)")
+    p.add_argument("--experts", type=int, default=None, help="number of expert demonstrations (default 10)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--wm-updates", type=int, default=None, help="world-model updates")
+    p.add_argument("--ppo-steps", type=int, default=None, help="imagined env steps of PPO per seed")
+    p.add_argument("--bc-steps", type=int, default=None, help="BC / D-BC updates")
+    p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
+    p.add_argument("--expert-steps", type=int, default=None, help="expert training steps")
+    p.add_argument("--data-path", default=None)
+    p.add_argument("--out", default=None, help="output folder (world model, PNGs, results.json)")
+    p.add_argument("--device", default=None, help="torch device for the world model and PPO (default cpu)")
+    p.add_argument(
+        "--wandb", action="store_true", help="log to wandb (offline unless WANDB_MODE says otherwise)"
+    )
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_dream)
+
+
 def _add_dataset_commands(sub: argparse._SubParsersAction) -> None:
     from sb3_ot.datasets.kinds import KINDS, SUITES
 
@@ -249,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     im.add_argument("--quiet", action="store_true")
     im.set_defaults(func=_imitate)
+    _add_dream_command(sub)
     _add_dataset_commands(sub)
     return parser
 

@@ -11,35 +11,26 @@ coupling of one trajectory.
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from sb3_ot._args import check_choice, check_float, check_int
-from sb3_ot._files import atomic_write, write_text
-from sb3_ot.data import (
-    Trajectory,
-    build_dataset,
-    load_trajectories,
-    normalized_score,
-    to_d3rlpy,
-    top_episodes,
-)
+from sb3_ot._args import check_choice, check_device, check_float, check_int, check_widths
+from sb3_ot._files import write_text
+from sb3_ot._pipeline import Curve, finish_wandb, plot_curves, print_table, score_rows, start_wandb
+from sb3_ot.data import to_d3rlpy
+from sb3_ot.datasets.demos import DatasetWithDemos, load_with_demos
 from sb3_ot.datasets.kinds import KINDS
 from sb3_ot.encoders import ICVFEncoder
-from sb3_ot.integrations.d3rlpy import IQL_PRESETS, make_algo, train_offline
+from sb3_ot.integrations.d3rlpy import IQL_PRESETS, d3rlpy_device, make_algo, train_offline
 from sb3_ot.rewards import AILOTRewarder, OTRewarder, OTRRewarder, iql_reward_scale, relabel_for_offline
 
 __all__ = ["ImitateConfig", "run_imitate"]
 
 METHODS = ("IQL + AILOT", "IQL + OTR", "IQL + true reward", "BC (whole dataset)", "BC (expert demos)")
 REWARDERS = ("ailot", "otr", "true")
-Curve = list[tuple[int, float, float]]  # (update, mean return, normalized score)
 
 
 @dataclass(frozen=True)
@@ -89,21 +80,7 @@ class ImitateConfig:
         check_float(self.ailot_eps, "ailot_eps", func)
         check_float(self.ailot_alpha, "ailot_alpha", func)
         self._check_tuples(func)
-        self._check_device(func)
-
-    def _check_device(self, func: str) -> None:
-        if self.device is None:
-            return
-        import torch
-
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(
-                f"{func}: device must name a torch device ('cpu', 'cuda', 'cuda:1'); got {self.device!r}"
-            ) from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"{func}: device {self.device!r} asked for, but torch sees no CUDA device here")
+        check_device(self.device, func)
 
     def _check_tuples(self, func: str) -> None:
         rewarders = tuple(self.rewarders)
@@ -117,24 +94,7 @@ class ImitateConfig:
         object.__setattr__(self, "rewarders", rewarders)
         object.__setattr__(self, "seeds", seeds)
         for name in ("icvf_hidden", "hidden"):
-            widths = tuple(check_int(w, name, func) for w in getattr(self, name))
-            if not widths:
-                raise ValueError(f"{func}: {name} must hold at least one layer width; got ()")
-            object.__setattr__(self, name, widths)
-
-
-@dataclass
-class _Data:
-    """The dataset, the demonstrations and the reference returns of one run."""
-
-    trajs: list[Trajectory]
-    demos_with_actions: list[Trajectory]
-    ref: tuple[float, float]  # (random, expert) returns
-
-    @property
-    def demos(self) -> list[Trajectory]:
-        """The demonstrations as the rewarders see them: observations only."""
-        return [Trajectory(t.obs, None, None, terminated=t.terminated) for t in self.demos_with_actions]
+            object.__setattr__(self, name, check_widths(getattr(self, name), name, func))
 
 
 @dataclass
@@ -144,31 +104,17 @@ class _Relabelled:
     coupling_rewarder: OTRewarder | None = None
 
 
-def _se(values: Sequence[float]) -> float:
-    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
-def _load_data(cfg: ImitateConfig, echo: Callable[[str], None]) -> _Data:
+def _load_data(cfg: ImitateConfig, echo: Callable[[str], None]) -> DatasetWithDemos:
     """Build (or reuse) the dataset and the expert's dataset; keep the top episodes as demonstrations."""
-    kw: dict[str, Any] = {"seed": 0, "expert_steps": cfg.expert_steps, "data_path": cfg.data_path}
-    kw |= {"progress": cfg.progress} | ({"steps": cfg.dataset_steps} if cfg.dataset_steps is not None else {})
-    ds = build_dataset(cfg.env, cfg.dataset, **kw)
-    expert_trajs = load_trajectories(build_dataset(cfg.env, "expert", **kw))
-    full = max(len(t) for t in expert_trajs)  # demos are whole episodes, not the cut last one
-    demos = top_episodes(expert_trajs, cfg.experts, min_steps=min(full, max(2, full // 2)))
-    data = _Data(
-        load_trajectories(ds),
-        demos,
-        (ds.storage.metadata["ref_min_score"], ds.storage.metadata["ref_max_score"]),
-    )
-    echo(
-        f"{cfg.env}: {cfg.dataset} dataset of {len(data.trajs)} episodes / {sum(len(t) for t in data.trajs)} "
-        f"steps; {len(demos)} expert demo(s) of {[len(d) for d in demos]} steps (observations only)"
-    )
+    data = load_with_demos(
+        cfg.env, cfg.dataset, cfg.experts, steps=cfg.dataset_steps, expert_steps=cfg.expert_steps,
+        data_path=cfg.data_path, progress=cfg.progress,
+    )  # fmt: skip
+    echo(data.describe(cfg.env, cfg.dataset) + " (observations only)")
     return data
 
 
-def _relabel(cfg: ImitateConfig, data: _Data) -> _Relabelled:
+def _relabel(cfg: ImitateConfig, data: DatasetWithDemos) -> _Relabelled:
     """The d3rlpy datasets each method trains on: OT-relabelled, true-reward and BC data."""
     out = _Relabelled()
     rewarders: dict[str, Callable[[], OTRewarder]] = {
@@ -192,7 +138,7 @@ def _relabel(cfg: ImitateConfig, data: _Data) -> _Relabelled:
     return out
 
 
-def _ailot_rewarder(cfg: ImitateConfig, data: _Data, timings: dict[str, float]) -> AILOTRewarder:
+def _ailot_rewarder(cfg: ImitateConfig, data: DatasetWithDemos, timings: dict[str, float]) -> AILOTRewarder:
     t0 = time.perf_counter()
     encoder = ICVFEncoder(hidden_dims=cfg.icvf_hidden, seed=0, device=cfg.device).fit(
         data.trajs + data.demos, n_updates=cfg.icvf_updates, progress=cfg.progress
@@ -206,7 +152,7 @@ def _ailot_rewarder(cfg: ImitateConfig, data: _Data, timings: dict[str, float]) 
 def _train_all(
     cfg: ImitateConfig,
     relabelled: _Relabelled,
-    data: _Data,
+    data: DatasetWithDemos,
     log: Callable | None,
     echo: Callable[[str], None],
 ) -> dict[str, list[Curve]]:
@@ -216,7 +162,7 @@ def _train_all(
         for seed in cfg.seeds:
             kind = "iql" if name.startswith("IQL") else "bc"
             algo = make_algo(
-                kind, preset=cfg.iql_preset, hidden=cfg.hidden, device=_d3rlpy_device(cfg.device)
+                kind, preset=cfg.iql_preset, hidden=cfg.hidden, device=d3rlpy_device(cfg.device)
             )  # type: ignore[arg-type]
             echo(f"training {name} (seed {seed}) for {cfg.steps} updates")
             run = train_offline(
@@ -227,71 +173,19 @@ def _train_all(
     return curves
 
 
-def _d3rlpy_device(device: str | None) -> str:
-    """d3rlpy names devices ``cpu:0`` / ``cuda:0``."""
-    if device is None or device == "cpu":
-        return "cpu:0"
-    return device if ":" in device else f"{device}:0"
-
-
-def _table(curves: dict[str, list[Curve]], data: _Data) -> list[dict[str, Any]]:
+def _table(curves: dict[str, list[Curve]], data: DatasetWithDemos) -> list[dict[str, Any]]:
     """One row per method (mean and standard error of the final scores), then the reference rows."""
-    rows = []
-    for name in METHODS:
-        if name in curves:
-            finals = [run[-1][2] for run in curves[name]]
-            rows.append(
-                {"method": name, "score": float(np.mean(finals)), "se": _se(finals), "n": len(finals)}
-            )
+    demo_returns = [float(t.rews.sum()) for t in data.demos_with_actions]  # type: ignore[union-attr]
     reference = {
-        "expert demos": (
-            [float(t.rews.sum()) for t in data.demos_with_actions],
-            len(data.demos_with_actions),
-        ),  # type: ignore[union-attr]
+        "expert demos": (demo_returns, len(demo_returns)),
         "dataset (mean episode)": ([float(t.rews.sum()) for t in data.trajs], len(data.trajs)),  # type: ignore[union-attr]
         "random (ref_min)": ([data.ref[0]], 100),
         "expert (ref_max)": ([data.ref[1]], 100),
     }
-    for name, (returns, n) in reference.items():
-        rows.append({"method": name, "score": normalized_score(returns, *data.ref), "se": 0.0, "n": n})
-    return rows
+    return score_rows(curves, METHODS, reference, data.ref)
 
 
-def _print_table(rows: list[dict[str, Any]], echo: Callable[[str], None]) -> None:
-    echo("")
-    echo(f"{'method':<24} {'normalized score':>18}")
-    for r in rows:
-        se = f" ± {r['se']:.1f}" if r["se"] else ""
-        echo(f"{r['method']:<24} {r['score']:>10.1f}{se:<8}")
-
-
-def _plot_curves(curves: dict[str, list[Curve]], path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, runs in curves.items():
-        steps = np.array([u for u, _, _ in runs[0]])
-        scores = np.array([[s for _, _, s in run] for run in runs])
-        mean = scores.mean(0)
-        ax.plot(steps, mean, label=name)
-        if len(runs) > 1:
-            se = scores.std(0, ddof=1) / np.sqrt(len(runs))
-            ax.fill_between(steps, mean - se, mean + se, alpha=0.2)
-    ax.axhline(100, color="k", lw=0.8, ls="--")
-    ax.axhline(0, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="updates", ylabel="normalized score", title=title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _plot_coupling(rewarder: OTRewarder | None, data: _Data, out: Path) -> Path | None:
+def _plot_coupling(rewarder: OTRewarder | None, data: DatasetWithDemos, out: Path) -> Path | None:
     """The plan the rewarder's rewards of dataset episode 0 came from (start alignment included)."""
     if rewarder is None:
         return None
@@ -302,41 +196,20 @@ def _plot_coupling(rewarder: OTRewarder | None, data: _Data, out: Path) -> Path 
     return plot_coupling(coupling.plan.cpu(), coupling.row_cost.cpu(), out / "coupling.png", title=title)
 
 
-def _start_wandb(cfg: ImitateConfig, out: Path) -> Any:
-    if not cfg.wandb:
-        return None
-    import wandb
-
-    mode = os.environ.get("WANDB_MODE", "offline")
-    return wandb.init(project="sb3-ot", config=asdict(cfg), dir=str(out), mode=mode)  # type: ignore[arg-type]
-
-
-def _finish_wandb(run: Any, rows: list[dict[str, Any]]) -> None:
-    if run is None:
-        return
-    import wandb
-
-    table = wandb.Table(
-        columns=["method", "score", "se"], data=[[r["method"], r["score"], r["se"]] for r in rows]
-    )
-    run.log({"scores": table})
-    run.finish()
-
-
 def run_imitate(cfg: ImitateConfig, *, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole imitation job; returns the table rows, curves and output paths."""
     t_start = time.perf_counter()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    wandb_run = _start_wandb(cfg, out)
+    wandb_run = start_wandb(cfg.wandb, asdict(cfg), out)
     data = _load_data(cfg, echo)
     relabelled = _relabel(cfg, data)
     log = wandb_run.log if wandb_run is not None else None
     curves = _train_all(cfg, relabelled, data, log, echo)
     rows = _table(curves, data)
-    _print_table(rows, echo)
-    curves_png = _plot_curves(
-        curves, out / "learning_curves.png", f"{cfg.env} {cfg.dataset}: IQL on OT rewards"
+    print_table(rows, echo)
+    curves_png = plot_curves(
+        [(curves, "updates")], out / "learning_curves.png", f"{cfg.env} {cfg.dataset}: IQL on OT rewards"
     )
     coupling_png = _plot_coupling(relabelled.coupling_rewarder, data, out)
     echo(f"learning curves: {curves_png}" + (f"\ncoupling: {coupling_png}" if coupling_png else ""))
@@ -352,5 +225,5 @@ def run_imitate(cfg: ImitateConfig, *, echo: Callable[[str], None] = print) -> d
         "coupling_png": str(coupling_png),
     }
     write_text(out / "results.json", json.dumps(result, indent=1, default=float))
-    _finish_wandb(wandb_run, rows)
+    finish_wandb(wandb_run, rows)
     return result

@@ -27,6 +27,7 @@ def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
         ("sac_pendulum.py", "SAC + OT reward, 400 steps"),
         ("ppo_vecenv_pendulum.py", "PPO + OT reward (VecEnv wrapper), 512 steps"),
         ("cleanrl_step_mode.py", "DDPG + step-mode OT reward, 300 steps"),
+        ("ppo_imagination_pendulum.py", "PPO in imagination (DITTO reward), 1024 imagined steps"),
     ],
 )
 def test_example_quick_mode(script, expect, tmp_path):
@@ -49,3 +50,37 @@ def test_zoo_command(algo, extra, tmp_path):
     assert saved, "rl-zoo3 saved no model"
     if "--track" in extra:
         assert list((tmp_path / "wandb").glob("offline-run-*")), "no offline wandb run was written"
+
+
+def test_zoo_command_trains_ppo_in_imagination(tmp_path):
+    """zoo_configs/ppo_imagination.yml as documented: a world model where `sb3-ot dream` writes it, the
+    repo's demo as starts, rl-zoo3 training PPO on the registered sb3_ot/Imagination-v0."""
+    from sb3_ot.data import rollout
+    from sb3_ot.world_models import WorldModel
+
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    tiny = {"latent_dim": 8, "hidden": (16, 16), "n_heads": 2, "batch_size": 32}
+    data = rollout("Pendulum-v1", n_episodes=3, max_steps=30, seed=0)
+    WorldModel(seed=0, **tiny).fit(data, n_updates=5, progress=False).save(
+        tmp_path / "sb3_ot_dream" / "world_model.pt"
+    )
+    args = [
+        "-m",
+        "rl_zoo3.train",
+        "--algo",
+        "ppo",
+        "--env",
+        "sb3_ot/Imagination-v0",
+        "--gym-packages",
+        "sb3_ot.world_models",  # registers the id
+    ]
+    args += [
+        "--conf-file",
+        str(ROOT / "zoo_configs" / "ppo_imagination.yml"),
+        "-f",
+        "logs",
+        "--eval-freq",
+        "-1",
+    ]
+    _run(args + ["-n", "256", "-params", "n_envs:2", "n_steps:64", "batch_size:64"], cwd=tmp_path)
+    assert list((tmp_path / "logs" / "ppo").glob("*Imagination-v0_*/*.zip")), "rl-zoo3 saved no model"

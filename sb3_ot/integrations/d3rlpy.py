@@ -19,10 +19,25 @@ if TYPE_CHECKING:
     import d3rlpy
     import gymnasium as gym
 
-__all__ = ["IQL_PRESETS", "OfflineRun", "evaluate", "make_algo", "quiet_d3rlpy_logs", "train_offline"]
+__all__ = [
+    "IQL_PRESETS",
+    "OfflineRun",
+    "d3rlpy_device",
+    "evaluate",
+    "make_algo",
+    "quiet_d3rlpy_logs",
+    "train_offline",
+]
 
 #: IQL's published settings (expectile, temperature): locomotion and mazes.
 IQL_PRESETS = {"locomotion": (0.7, 3.0), "maze": (0.9, 10.0)}
+
+
+def d3rlpy_device(device: str | None) -> str:
+    """A torch device name as d3rlpy spells it (``cpu:0``, ``cuda:0``); ``None`` is the CPU."""
+    if device is None or device == "cpu":
+        return "cpu:0"
+    return device if ":" in device else f"{device}:0"
 
 
 def make_algo(

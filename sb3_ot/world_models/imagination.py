@@ -527,18 +527,27 @@ def make_imagination_env(
     starts: Any,
     reward: str | Reward = "ditto",
     *,
+    env_id: str | None = None,
     obs_key: str | None = None,
     device: str | None = None,
     **kwargs: Any,
 ) -> ImaginationEnv:
     """The ``"sb3_ot/Imagination-v0"`` entry point: :meth:`WorldModel.load` ``model_path``, encode ``starts``
     (a local Minari id, a dataset folder or trajectories), and build an :class:`ImaginationEnv` with
-    ``reward`` (``"ditto"`` or a callable); ``kwargs`` go to :class:`ImaginationEnv`."""
+    ``reward`` (``"ditto"`` or a callable). ``env_id`` names the real env whose action space the
+    imagined one takes (what a YAML file can say instead of ``action_space=``); ``kwargs`` go to
+    :class:`ImaginationEnv`."""
     wm = WorldModel.load(model_path, device=device)
     s = ImaginationStarts.from_trajectories(wm, starts, obs_key=obs_key)
     if isinstance(reward, str):
         check_choice(reward, "reward", ENV_ID, ("ditto",))
         reward = _ditto_reward(s)
+    if env_id is not None:
+        if "action_space" in kwargs:
+            raise ValueError(f"{ENV_ID}: give env_id or action_space, not both")
+        real = gym.make(env_id)
+        kwargs["action_space"] = real.action_space
+        real.close()
     return ImaginationEnv(wm, s, reward, **kwargs)
 
 

@@ -1,0 +1,412 @@
+"""The second main job: imitate inside a learned world model, with no env interaction while learning.
+
+DITTO (DeMoss et al.): fit a :class:`~sb3_ot.world_models.WorldModel` on all the offline data (the dataset
+and the demonstrations), then train SB3 PPO only in imagination -- each imagined episode starts at an
+expert latent, lasts ``horizon`` steps, and is rewarded for staying close to the expert's latents at
+the same time offsets (:class:`~sb3_ot.rewards.LatentRewarder`). OT in imagination replaces that reward
+by AILOT's or OTR's, computed on each imagined episode at its end against the expert's latent episodes.
+Baselines on the same demonstrations: BC (on observations) and D-BC (on the model's expert latents).
+Every policy is evaluated in the real env (latent policies through
+:class:`~sb3_ot.world_models.LatentObservationWrapper`); one table, PNGs of the learning curves and of
+the model's open-loop rollout against the real one, ``results.json`` and optional wandb (offline).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from sb3_ot._args import check_choice, check_device, check_float, check_int, check_widths
+from sb3_ot._files import write_text
+from sb3_ot._pipeline import Curve, finish_wandb, plot_curves, print_table, score_rows, start_wandb
+from sb3_ot.datasets.demos import DatasetWithDemos, load_with_demos
+from sb3_ot.datasets.kinds import KINDS
+
+__all__ = ["DreamConfig", "run_dream"]
+
+REWARDS = ("ditto", "ailot", "otr")
+METHODS = {"ditto": "PPO + DITTO", "ailot": "PPO + AILOT (latent)", "otr": "PPO + OTR (latent)"}
+BASELINES = ("BC (expert demos)", "D-BC (expert latents)")
+
+
+@dataclass(frozen=True)
+class DreamConfig:
+    """Settings of ``sb3-ot dream`` (the defaults are the embedded default run).
+
+    Every value is checked on construction, before any data is built or any model trained.
+
+    ``dataset`` is the kind of offline data the world model learns from (with the demonstrations);
+    ``experts`` the number of expert demonstrations (starts, rewards, and BC's data). The world model's
+    sizes are ``latent_dim``, ``wm_hidden``, ``n_heads`` (trained ``wm_updates`` updates, batch
+    ``wm_batch``, ``wm_lr``); PPO runs ``ppo_steps`` imagined steps over ``n_envs`` envs of ``horizon``
+    steps, discount ``gamma`` (DITTO: 15 steps, 0.95), evaluated in the real env every ``eval_every``.
+    BC and D-BC train ``bc_steps`` updates (d3rlpy BC).
+    """
+
+    env: str = "Pendulum-v1"
+    dataset: str = "random"
+    experts: int = 10
+    rewards: tuple[str, ...] = ("ditto",)
+    seeds: tuple[int, ...] = (0,)
+    dataset_steps: int | None = None
+    expert_steps: int | None = None
+    latent_dim: int = 32
+    wm_hidden: tuple[int, ...] = (128, 128)
+    n_heads: int = 5
+    wm_updates: int = 2000
+    wm_batch: int = 128
+    wm_lr: float = 1e-3
+    ppo_steps: int = 200_000
+    n_envs: int = 64
+    horizon: int = 15
+    gamma: float = 0.95
+    eval_every: int = 50_000
+    bc_steps: int = 2000
+    n_eval_episodes: int = 10
+    out_dir: str = "sb3_ot_dream"
+    device: str | None = None  # world model, imagination and PPO; None: the CPU
+    wandb: bool = False
+    progress: bool = True
+    data_path: str | None = None
+
+    def __post_init__(self) -> None:
+        func = "DreamConfig"
+        if not isinstance(self.env, str) or not self.env:
+            raise ValueError(f"{func}: env must be a Gymnasium env id; got {self.env!r}")
+        check_choice(self.dataset, "dataset", func, KINDS)
+        ints = ("experts", "latent_dim", "n_heads", "wm_updates", "wm_batch", "ppo_steps", "n_envs")
+        for name in (*ints, "horizon", "eval_every", "bc_steps", "n_eval_episodes"):
+            object.__setattr__(self, name, check_int(getattr(self, name), name, func))
+        for name in ("dataset_steps", "expert_steps"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_int(getattr(self, name), name, func))
+        if self.latent_dim < 2:
+            raise ValueError(
+                f"{func}: latent_dim must be >= 2 (latents are layer-normalised); got {self.latent_dim}"
+            )
+        check_float(self.wm_lr, "wm_lr", func)
+        check_float(self.gamma, "gamma", func, low=0.0, high=1.0)
+        object.__setattr__(self, "rewards", _names(self.rewards, "rewards", func, REWARDS, allow_empty=True))
+        seeds = tuple(check_int(s, "seeds", func, minimum=0) for s in self.seeds)
+        if not seeds:
+            raise ValueError(f"{func}: seeds must hold at least one seed; got ()")
+        object.__setattr__(self, "seeds", seeds)
+        object.__setattr__(self, "wm_hidden", check_widths(self.wm_hidden, "wm_hidden", func))
+        check_device(self.device, func)
+
+
+def _names(
+    values: Any, name: str, func: str, choices: Sequence[str], *, allow_empty: bool
+) -> tuple[str, ...]:
+    items = (values,) if isinstance(values, str) else tuple(values)
+    if not items and not allow_empty:
+        raise ValueError(f"{func}: {name} must name at least one of {list(choices)}; got ()")
+    return tuple(dict.fromkeys(check_choice(v, name, func, tuple(choices)) for v in items))
+
+
+# --------------------------------------------------------------------------- stages
+def _load_data(cfg: DreamConfig, echo: Callable[[str], None]) -> DatasetWithDemos:
+    """The dataset the world model learns from and the first ``experts`` expert episodes."""
+    data = load_with_demos(
+        cfg.env, cfg.dataset, cfg.experts, steps=cfg.dataset_steps, expert_steps=cfg.expert_steps,
+        pick="first", data_path=cfg.data_path, progress=cfg.progress,
+    )  # fmt: skip
+    echo(data.describe(cfg.env, cfg.dataset))
+    return data
+
+
+def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: Callable[[str], None]) -> Any:
+    """The world model on all the data (dataset and demonstrations, as DITTO), saved to ``out``."""
+    from sb3_ot.world_models import WorldModel
+
+    t0 = time.perf_counter()
+    wm = WorldModel(
+        seed=cfg.seeds[0], device=cfg.device, latent_dim=cfg.latent_dim, hidden=cfg.wm_hidden,
+        n_heads=cfg.n_heads, batch_size=cfg.wm_batch, lr=cfg.wm_lr,
+    ).fit(data.trajs + data.demos_with_actions, n_updates=cfg.wm_updates, progress=cfg.progress)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    wm.save(out / "world_model.pt")
+    errors = wm.prediction_error(ks=(1, 5, cfg.horizon))
+    text = ", ".join(
+        f"k={k}: {e['model']:.3g} (repeat last obs {e['repeat_last']:.3g})" for k, e in errors.items()
+    )
+    echo(f"world model: {cfg.wm_updates} updates in {seconds:.0f} s; held-out MSE per dim {text}")
+    return wm
+
+
+def _expert_latents(wm: Any, data: DatasetWithDemos) -> list[Any]:
+    """The demonstrations' latent episodes, observations only (what OT in imagination compares with)."""
+    from sb3_ot.data import Trajectory
+
+    return [
+        Trajectory(t.obs, None, None, terminated=t.terminated) for t in wm.latent_trajectories(data.demos)
+    ]
+
+
+def _imagination(
+    cfg: DreamConfig, wm: Any, starts: Any, reward: str, seed: int, data: DatasetWithDemos
+) -> Any:
+    """The imagined envs PPO trains in: DITTO's per-step reward, or OT rewards at each episode's end
+    (an :class:`~sb3_ot.wrappers.OTRewardVecEnvWrapper` on latents; its callback writes them in)."""
+    from sb3_ot.data.envs import make_env
+    from sb3_ot.rewards import LatentRewarder
+    from sb3_ot.world_models import ImaginationVecEnv
+
+    real = make_env(cfg.env)
+    space = real.action_space
+    real.close()
+    per_step = LatentRewarder(starts.latents) if reward == "ditto" else _no_reward
+    venv = ImaginationVecEnv(
+        wm, starts, per_step, cfg.n_envs, cfg.horizon, "latent", action_space=space, seed=seed
+    )
+    if reward == "ditto":
+        return venv
+    from sb3_ot.encoders import IdentityEncoder
+    from sb3_ot.rewards import AILOTRewarder, OTRRewarder
+    from sb3_ot.wrappers import OTRewardVecEnvWrapper
+
+    rewarder = (
+        AILOTRewarder(IdentityEncoder(), device=cfg.device)
+        if reward == "ailot"
+        else OTRRewarder(device=cfg.device)
+    )
+    return OTRewardVecEnvWrapper(venv, _expert_latents(wm, data), rewarder)
+
+
+def _no_reward(z: Any, actions: Any, episode: Any, time: Any) -> Any:
+    """Zero per step: the OT wrapper fills in the rewards when an episode ends."""
+    import torch
+
+    return torch.zeros(len(z))
+
+
+def _real_env(cfg: DreamConfig, wm: Any) -> Any:
+    """The real env as a latent policy sees it (DITTO's deployment: ``encode`` filters observations)."""
+    from sb3_ot.data.envs import make_env
+    from sb3_ot.world_models import LatentObservationWrapper
+
+    return LatentObservationWrapper(make_env(cfg.env), wm)
+
+
+def _evaluator(
+    cfg: DreamConfig, wm: Any, ref: tuple[float, float], seed: int
+) -> Callable[[Any], tuple[float, float]]:
+    """``evaluate(model) -> (mean return, normalized score)``: greedy episodes in the real env (the same
+    reset seeds at every evaluation)."""
+    from sb3_ot.data.rollouts import episode_returns, sb3_policy
+    from sb3_ot.data.scores import normalized_score
+
+    env = _real_env(cfg, wm)
+
+    def evaluate(model: Any) -> tuple[float, float]:
+        policy = sb3_policy(model, deterministic=True)
+        mean = float(
+            np.mean(episode_returns(env, policy, n_episodes=cfg.n_eval_episodes, seed=50_000 + seed))
+        )
+        return mean, normalized_score(mean, *ref)
+
+    return evaluate
+
+
+def _train_dreamer(
+    cfg: DreamConfig, venv: Any, reward: str, seed: int, evaluate: Callable[[Any], tuple[float, float]],
+    log: Callable | None,
+) -> Curve:  # fmt: skip
+    """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns."""
+    from stable_baselines3 import PPO
+
+    evaluation = _RealEnvEval(METHODS[reward], cfg.eval_every, evaluate, log)
+    callbacks: list[BaseCallback] = [evaluation]
+    if reward != "ditto":  # OT rewards arrive at each episode's end, through this callback
+        from sb3_ot.wrappers import OTRewardCallback
+
+        callbacks.insert(0, OTRewardCallback())
+    # one rollout of ~2048 imagined steps (at least an episode per env), never more than the budget
+    n_steps = max(1, min(max(cfg.horizon, 2048 // cfg.n_envs), cfg.ppo_steps // cfg.n_envs))
+    model = PPO(
+        "MlpPolicy", venv, n_steps=n_steps, batch_size=min(256, n_steps * cfg.n_envs), gamma=cfg.gamma,
+        gae_lambda=0.95, seed=seed, device=cfg.device or "cpu", verbose=0,
+    )  # fmt: skip
+    model.learn(cfg.ppo_steps, callback=callbacks, progress_bar=cfg.progress)
+    return evaluation.finish(model)
+
+
+class _RealEnvEval(BaseCallback):
+    """Evaluates the learner in the real env before training, every ``every`` steps, and at the end;
+    logs the real return and score beside the imagined return."""
+
+    def __init__(
+        self, name: str, every: int, evaluate: Callable[[Any], tuple[float, float]], log: Callable | None
+    ) -> None:
+        super().__init__()
+        self.name, self.every, self.evaluate, self.log = name, every, evaluate, log
+        self.curve: Curve = []
+
+    def _record(self) -> None:
+        mean, score = self.evaluate(self.model)
+        self.curve.append((self.num_timesteps, mean, score))
+        if self.log is not None:
+            imagined = [e["r"] for e in self.model.ep_info_buffer]
+            extra = {f"{self.name}/imagined_return": float(np.mean(imagined))} if imagined else {}
+            self.log(
+                {
+                    f"{self.name}/return": mean,
+                    f"{self.name}/score": score,
+                    f"{self.name}/step": self.num_timesteps,
+                }
+                | extra
+            )
+
+    def _on_training_start(self) -> None:
+        self._record()
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.curve[-1][0] >= self.every:
+            self._record()
+        return True
+
+    def finish(self, model: Any) -> Curve:
+        """The curve, with a last evaluation at the final step if the cadence missed it."""
+        if self.curve[-1][0] != model.num_timesteps:
+            self._record()
+        return self.curve
+
+
+def _train_baselines(
+    cfg: DreamConfig, wm: Any, data: DatasetWithDemos, log: Callable | None, echo: Callable[[str], None]
+) -> dict[str, list[Curve]]:
+    """DITTO's baselines on the same demonstrations: BC on observations, D-BC on the model's latents."""
+    from sb3_ot.data import to_d3rlpy
+    from sb3_ot.integrations.d3rlpy import d3rlpy_device, make_algo, train_offline
+
+    sets = {
+        BASELINES[0]: (to_d3rlpy(data.demos_with_actions), cfg.env),
+        BASELINES[1]: (
+            to_d3rlpy(wm.latent_trajectories(data.demos_with_actions)),
+            lambda: _real_env(cfg, wm),
+        ),
+    }
+    curves: dict[str, list[Curve]] = {}
+    for name, (mdp, env) in sets.items():
+        for seed in cfg.seeds:
+            echo(f"training {name} (seed {seed}) for {cfg.bc_steps} updates")
+            run = train_offline(
+                name, make_algo("bc", device=d3rlpy_device(cfg.device)), mdp, env, n_steps=cfg.bc_steps,
+                eval_every=max(1, cfg.bc_steps // 4), n_eval_episodes=cfg.n_eval_episodes, ref_scores=data.ref,
+                seed=seed, progress=cfg.progress, log=log,
+            )  # fmt: skip
+            curves.setdefault(name, []).append(run.curve)
+    return curves
+
+
+def _train_dreamers(
+    cfg: DreamConfig, wm: Any, data: DatasetWithDemos, log: Callable | None, echo: Callable[[str], None]
+) -> tuple[dict[str, list[Curve]], dict[str, float]]:
+    """PPO in imagination for every reward and seed; also the seconds per 100k imagined steps."""
+    from sb3_ot.world_models import ImaginationStarts
+
+    starts = ImaginationStarts.from_trajectories(wm, data.demos)
+    curves: dict[str, list[Curve]] = {}
+    seconds: dict[str, float] = {}
+    for reward in cfg.rewards:
+        name = METHODS[reward]
+        for seed in cfg.seeds:
+            echo(f"training {name} (seed {seed}) for {cfg.ppo_steps} imagined steps")
+            venv = _imagination(cfg, wm, starts, reward, seed, data)
+            t0 = time.perf_counter()
+            curves.setdefault(name, []).append(
+                _train_dreamer(cfg, venv, reward, seed, _evaluator(cfg, wm, data.ref, seed), log)
+            )
+            seconds.setdefault(name, time.perf_counter() - t0)
+    return curves, {k: v * 100_000 / cfg.ppo_steps for k, v in seconds.items()}
+
+
+def _plot_model_vs_real(wm: Any, demo: Any, path: Path, horizon: int, dims: int = 4) -> Path:
+    """The model's open-loop rollout (ensemble mean, the demo's actions) against the real demo, for the
+    first ``dims`` observation dims over ``4 * horizon`` steps, restarted from the real state every
+    ``horizon`` steps as imagination does."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sb3_ot._files import atomic_write
+
+    obs = np.asarray(demo.observations(), np.float32)[: 4 * horizon + 1]
+    acts = np.asarray(demo.acts)[: len(obs) - 1]
+    pred = [obs[0]]
+    z = wm.encode(obs[0])
+    for t in range(len(acts)):
+        z = wm.encode(obs[t]) if t % horizon == 0 else z
+        z = wm.next(z[None], acts[t][None], head="mean")[0]
+        pred.append(wm.decode(z))
+    pred = np.stack(pred)
+    k = min(dims, obs.shape[1])
+    fig, axes = plt.subplots(k, 1, figsize=(7, 1.8 * k), sharex=True, squeeze=False)
+    for d, ax in enumerate(axes[:, 0]):
+        ax.plot(obs[:, d], "k", lw=1.2, label="real")
+        ax.plot(pred[:, d], "C1--", lw=1.2, label="model (open loop)")
+        for t in range(0, len(acts), horizon):
+            ax.axvline(t, color="grey", lw=0.6, ls=":")
+        ax.set_ylabel(f"obs[{d}]")
+    axes[0, 0].legend(fontsize=8, loc="upper right")
+    axes[-1, 0].set_xlabel(f"step (restarted from the real state every {horizon} steps)")
+    fig.suptitle("world model vs real env: an expert demonstration")
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _table(curves: dict[str, list[Curve]], data: DatasetWithDemos) -> list[dict[str, Any]]:
+    """One row per method (final real-env score, mean ± standard error over seeds), then the references."""
+    demo_returns = [float(t.rews.sum()) for t in data.demos_with_actions]  # type: ignore[union-attr]
+    reference = {
+        "expert demos": (demo_returns, len(demo_returns)),
+        "random (ref_min)": ([data.ref[0]], 100),
+        "expert (ref_max)": ([data.ref[1]], 100),
+    }
+    return score_rows(curves, (*BASELINES, *METHODS.values()), reference, data.ref)
+
+
+def run_dream(cfg: DreamConfig, *, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole job (data, world model, PPO in imagination, baselines, table, plots); returns the
+    rows, curves, timings and output paths (also written to ``results.json``)."""
+    t_start = time.perf_counter()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wandb_run = start_wandb(cfg.wandb, asdict(cfg), out)
+    log = wandb_run.log if wandb_run is not None else None
+    data = _load_data(cfg, echo)
+    wm = _fit_world_model(cfg, data, out, echo)
+    model_png = _plot_model_vs_real(wm, data.demos_with_actions[0], out / "model_vs_real.png", cfg.horizon)
+    dream_curves, ppo_seconds = _train_dreamers(cfg, wm, data, log, echo)
+    bc_curves = _train_baselines(cfg, wm, data, log, echo)
+    rows = _table(bc_curves | dream_curves, data)
+    print_table(rows, echo)
+    panels = [(dream_curves, "imagined env steps (PPO)"), (bc_curves, "updates (BC)")]
+    curves_png = plot_curves(panels, out / "learning_curves.png", f"{cfg.env}: imitation in a world model")
+    echo(f"learning curves: {curves_png}\nmodel vs real: {model_png}")
+    total = time.perf_counter() - t_start
+    echo(f"done in {total / 60:.1f} min")
+    result = {
+        "config": asdict(cfg),
+        "rows": rows,
+        "curves": bc_curves | dream_curves,
+        "ppo_seconds_per_100k_steps": ppo_seconds,
+        "seconds": total,
+        "world_model": str(out / "world_model.pt"),
+        "learning_curves_png": str(curves_png),
+        "model_vs_real_png": str(model_png),
+    }
+    write_text(out / "results.json", json.dumps(result, indent=1, default=float))
+    finish_wandb(wandb_run, rows)
+    return result

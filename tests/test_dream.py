@@ -1,0 +1,87 @@
+"""`sb3-ot dream` end to end, tiny: Pendulum, a tiny expert, a tiny world model, a few hundred imagined PPO
+steps for each reward, BC and D-BC, wandb offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sb3_ot.cli import build_parser, dream_config, main
+from sb3_ot.dream import DreamConfig, run_dream
+
+
+def test_cli_arguments_make_the_config():
+    assert dream_config(build_parser().parse_args(["dream"])) == DreamConfig()  # the embedded default
+    args = build_parser().parse_args(
+        ["dream", "HalfCheetah-v5", "--reward", "ditto", "otr", "--dataset", "medium", "--experts", "3"]
+        + ["--seeds", "0", "1", "2", "--ppo-steps", "5000", "--wm-updates", "100", "--wandb", "--quiet"]
+    )
+    cfg = dream_config(args)
+    assert (cfg.env, cfg.rewards, cfg.dataset, cfg.experts, cfg.seeds) == (
+        "HalfCheetah-v5", ("ditto", "otr"), "medium", 3, (0, 1, 2)
+    )  # fmt: skip
+    assert (cfg.ppo_steps, cfg.wm_updates, cfg.wandb, cfg.progress) == (5000, 100, True, False)
+
+
+def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SB3_OT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    torch.set_num_threads(1)
+    cfg = DreamConfig(
+        env="Pendulum-v1", dataset="medium", experts=1, rewards=("ditto", "ailot", "otr"),
+        dataset_steps=400, expert_steps=300, latent_dim=8, wm_hidden=(16, 16), n_heads=2, wm_updates=20,
+        ppo_steps=256, n_envs=16, eval_every=128, bc_steps=8, n_eval_episodes=1,
+        out_dir=str(tmp_path / "out"), wandb=True, progress=False,
+    )  # fmt: skip
+    result = run_dream(cfg)
+    out = capsys.readouterr().out
+    methods = ["BC (expert demos)", "D-BC (expert latents)", "PPO + DITTO", "PPO + AILOT (latent)"]
+    methods += ["PPO + OTR (latent)", "expert demos", "random (ref_min)", "expert (ref_max)"]
+    assert [r["method"] for r in result["rows"]] == methods
+    for method in methods:
+        assert method in out
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [r["method"] for r in saved["rows"]] == methods
+    assert [s for s, _, _ in saved["curves"]["PPO + DITTO"][0]] == [0, 128, 256]
+    assert [u for u, _, _ in saved["curves"]["D-BC (expert latents)"][0]] == [0, 2, 4, 6, 8]
+    assert all(-17 * 200 <= r <= 0 for s, r, _ in saved["curves"]["PPO + OTR (latent)"][0])  # real returns
+    assert set(saved["ppo_seconds_per_100k_steps"]) == {
+        "PPO + DITTO",
+        "PPO + AILOT (latent)",
+        "PPO + OTR (latent)",
+    }
+    for png in ("learning_curves.png", "model_vs_real.png"):
+        assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
+    from sb3_ot.world_models import WorldModel
+
+    assert WorldModel.load(tmp_path / "out" / "world_model.pt").config.latent_dim == 8
+    assert list((tmp_path / "out" / "wandb").glob("offline-run-*"))
+
+
+def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SB3_OT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    assert main(["dream", "Pendulum-v1", "--experts", "0"]) == 2
+    assert (
+        "sb3-ot dream: error: DreamConfig: experts must be a positive int; got 0" in capsys.readouterr().err
+    )
+    assert main(["dream", "--ppo-steps", "-5"]) == 2
+    assert "DreamConfig: ppo_steps must be a positive int; got -5" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists() and not (tmp_path / "minari").exists()  # nothing was built
+    with pytest.raises(ValueError, match=r"DreamConfig: rewards must be one of \['ditto', 'ailot', 'otr'\]"):
+        DreamConfig(rewards=("gail",))
+    with pytest.raises(ValueError, match="DreamConfig: gamma must be"):
+        DreamConfig(gamma=1.5)
+    with pytest.raises(ValueError, match="DreamConfig: latent_dim must be >= 2"):
+        DreamConfig(latent_dim=1)
+    with pytest.raises(ValueError, match="DreamConfig: wm_hidden must hold at least one layer width"):
+        DreamConfig(wm_hidden=())
+    with pytest.raises(ValueError, match="DreamConfig: device must name a torch device"):
+        DreamConfig(device="gpu")
+    cfg = DreamConfig(experts=np.int64(2), seeds=[np.int64(3)], rewards="otr")
+    assert type(cfg.experts) is int and cfg.seeds == (3,) and cfg.rewards == ("otr",)
