@@ -14,7 +14,14 @@ plus the env layer: starts, the DITTO reward, truncation, auto-resets, infos), a
 gymnasium ``SyncVectorEnv`` of ``n`` envs with random actions. The model has the default size (latent 64,
 (256, 256), 5 heads); its weights do not change the cost, so it is fitted for a few updates only.
 
+**Returns** (``--returns``). ``sb3-ot dream``'s whole job per env (its per-env preset,
+:data:`sb3_ot.dream.ENV_PRESETS`): the world model, PPO trained only in imagination with DITTO's reward
+and with AILOT/OTR on latents, BC on the expert demonstrations and D-BC on their latents, all scored in
+the real env (D4RL normalized, mean ± standard error over the seeds). Beside it, PPO's wall time per 100k
+steps in imagination and in the real env (the same PPO settings; the real env as 8 ``DummyVecEnv`` envs).
+
 Usage: python benchmarks/imagination.py [--envs Pendulum-v1] [--updates 2000] [--write docs/benchmarks.md]
+       python benchmarks/imagination.py --returns --envs Pendulum-v1 HalfCheetah-v5 [--seeds 0 1 2] [--write ...]
        python benchmarks/imagination.py --throughput [--env HalfCheetah-v5] [--write docs/benchmarks.md]
 """
 
@@ -168,6 +175,66 @@ def throughput_markdown(rows: list[dict], env_id: str, repeats: int, command: st
     return lines
 
 
+def real_ppo_seconds(env_id: str, steps: int, seed: int) -> float:
+    """Seconds per 100k steps of the same PPO in the real env (8 envs, rollouts of 2048 steps)."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env(env_id, n_envs=8, seed=seed)
+    model = PPO("MlpPolicy", venv, n_steps=256, batch_size=256, gamma=0.95, gae_lambda=0.95, seed=seed)
+    t0 = time.perf_counter()
+    model.learn(steps)
+    return (time.perf_counter() - t0) * 100_000 / steps
+
+
+def returns(env_id: str, seeds: list[int], out: Path, real_steps: int) -> dict:
+    """``sb3-ot dream`` on ``env_id`` with its preset and all rewards, over ``seeds``; PPO timings."""
+    from sb3_ot.dream import DreamConfig, preset, run_dream
+
+    cfg = DreamConfig(
+        **preset(env_id), rewards=("ditto", "ailot", "otr"), seeds=tuple(seeds), out_dir=str(out / env_id)
+    )
+    result = run_dream(cfg)
+    result["real_ppo_seconds"] = real_ppo_seconds(env_id, real_steps, seeds[0])
+    return result
+
+
+def returns_markdown(results: list[dict], command: str) -> list[str]:
+    lines = [
+        "## Imitation in a world model: real-env returns (`benchmarks/imagination.py --returns`)",
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {dt.date.today().isoformat()}  ",
+        f"Machine: {machine()}",
+        "",
+        "`sb3-ot dream` per env with its preset (`sb3_ot.dream.ENV_PRESETS`); every policy is trained without "
+        "touching the real env (PPO only in imagination; BC/D-BC offline) and scored there, D4RL normalized "
+        "(100 * (return - random) / (expert - random)), mean ± standard error over seeds of the final "
+        "evaluation (10 episodes). One world model per env (seed 0); the seeds vary PPO and BC.",
+        "",
+    ]
+    for r in results:
+        c = r["config"]
+        lines += [
+            f"### {c['env']}: world model on `{c['dataset']}` + {c['experts']} expert demos",
+            "",
+            f"Settings: latent {c['latent_dim']}, hidden {tuple(c['wm_hidden'])}, {c['n_heads']} heads, "
+            f"{c['wm_updates']} updates; PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
+            f"{c['horizon']}, gamma {c['gamma']}; BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
+            "",
+            "| method | normalized score | seeds |",
+            "|---|---|---|",
+        ]
+        for row in r["rows"]:
+            se = f" ± {row['se']:.1f}" if row["se"] else ""
+            lines.append(f"| {row['method']} | {row['score']:.1f}{se} | {row['n']} |")
+        ppo = r["ppo_seconds_per_100k_steps"]
+        lines += ["", "PPO wall time per 100k steps: " + ", ".join(
+            f"{k} in imagination {v:.0f} s" for k, v in ppo.items()
+        ) + f"; in the real env {r['real_ppo_seconds']:.0f} s.", ""]  # fmt: skip
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["Pendulum-v1"])
@@ -180,6 +247,10 @@ def main() -> None:
     p.add_argument("--env", default="HalfCheetah-v5", help="the throughput section's env")
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--returns", action="store_true", help="the real-env returns section instead")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
+    p.add_argument("--out", type=Path, default=Path("bench_dream"))
     args = p.parse_args()
     torch.manual_seed(args.seed)
     command = "python " + " ".join(sys.argv)
@@ -188,6 +259,12 @@ def main() -> None:
         if args.write:
             lines = throughput_markdown(rows, args.env, args.repeats, command)
             write_block(args.write, "imagination_throughput", lines, "Benchmarks")
+            print(f"wrote {args.write}")
+        return
+    if args.returns:
+        results = [returns(e, args.seeds, args.out, args.real_steps) for e in args.envs]
+        if args.write:
+            write_block(args.write, "imagination_returns", returns_markdown(results, command), "Benchmarks")
             print(f"wrote {args.write}")
         return
     results = [model_errors(e, args.episodes, args.steps, args.updates, args.seed) for e in args.envs]

@@ -170,10 +170,9 @@ def _imitate(args: argparse.Namespace) -> int:
 
 def dream_config(args: argparse.Namespace):
     """The :class:`~sb3_ot.dream.DreamConfig` that ``sb3-ot dream`` arguments describe."""
-    from sb3_ot.dream import DreamConfig
+    from sb3_ot.dream import DreamConfig, preset
 
     overrides = {
-        "env": args.env,
         "dataset": args.dataset,
         "experts": args.experts,
         "rewards": tuple(args.reward) if args.reward else None,
@@ -188,7 +187,8 @@ def dream_config(args: argparse.Namespace):
         "device": args.device,
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
-    return DreamConfig(**kwargs, wandb=args.wandb, progress=not args.quiet)
+    base = preset(args.env) if args.env is not None else {}  # the env's measured settings
+    return DreamConfig(**(base | kwargs), wandb=args.wandb, progress=not args.quiet)
 
 
 def _dream(args: argparse.Namespace) -> int:

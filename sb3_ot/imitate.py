@@ -161,9 +161,7 @@ def _train_all(
     for name, mdp in relabelled.datasets.items():
         for seed in cfg.seeds:
             kind = "iql" if name.startswith("IQL") else "bc"
-            algo = make_algo(
-                kind, preset=cfg.iql_preset, hidden=cfg.hidden, device=d3rlpy_device(cfg.device)
-            )  # type: ignore[arg-type]
+            algo = make_algo(kind, preset=cfg.iql_preset, hidden=cfg.hidden, device=d3rlpy_device(cfg.device))  # type: ignore[arg-type]
             echo(f"training {name} (seed {seed}) for {cfg.steps} updates")
             run = train_offline(
                 name, algo, mdp, cfg.env, n_steps=cfg.steps, eval_every=cfg.eval_every,

@@ -196,11 +196,13 @@ class ImaginationVecEnv(VecEnv):
         A fitted model (Box or Discrete actions).
     starts : ImaginationStarts
         Expert latents; each episode starts at ``(episode, start_time)`` from :meth:`ImaginationStarts.sample`.
-    reward : callable
+    reward : callable or None
         ``reward(z_next [n, L], actions [n, ...], episode [n] long, time [n] long) -> [n]`` (tensor or
         array), called once per step on all envs. ``actions`` are the (clipped) actions the model was
         stepped with: Box ``[n, act_dim]`` float, Discrete ``[n]`` long; ``episode`` indexes ``starts``;
         ``time = start_time + k`` is the expert latent that imagined step ``k`` (1-based) compares with.
+        ``None``: reward 0, for a wrapper that supplies the rewards (e.g. ``OTRewardVecEnvWrapper`` on
+        latents: OT rewards at each imagined episode's end).
     n_envs, horizon : int
         Number of envs; steps per imagined episode (DITTO: 15).
     observation : "latent" or "decoded"
@@ -225,7 +227,7 @@ class ImaginationVecEnv(VecEnv):
         self,
         world_model: WorldModel,
         starts: ImaginationStarts,
-        reward: Reward,
+        reward: Reward | None,
         n_envs: int = 1,
         horizon: int = 15,
         observation: str = "latent",
@@ -238,9 +240,9 @@ class ImaginationVecEnv(VecEnv):
         func = "ImaginationVecEnv"
         self.world_model = wm = _fitted(world_model, func)
         self.starts = _check_starts(starts, wm, func)
-        if not callable(reward):
+        if reward is not None and not callable(reward):
             raise ValueError(
-                f"{func}: reward must be callable (z_next, actions, episode, time); got {reward!r}"
+                f"{func}: reward must be callable (z_next, actions, episode, time) or None; got {reward!r}"
             )
         self.reward = reward
         n_envs = check_int(n_envs, "n_envs", func)
@@ -359,6 +361,8 @@ class ImaginationVecEnv(VecEnv):
 
     def _reward(self, z_next: torch.Tensor, a: torch.Tensor, time: torch.Tensor) -> np.ndarray:
         """The reward callable on all rows, checked: ``[n]`` finite, as float32 numpy."""
+        if self.reward is None:
+            return np.zeros(self.num_envs, np.float32)
         r = self.reward(z_next, a, self._episode, time)
         r = r.detach().to("cpu") if isinstance(r, torch.Tensor) else torch.as_tensor(np.asarray(r))
         if tuple(r.shape) != (self.num_envs,):

@@ -237,6 +237,32 @@ def test_registered_id_builds_the_env_from_a_saved_model_and_minari_starts(
     assert torch.allclose(inner.venv.reward(ze, None, ep, t), torch.ones(4))  # the expert itself scores 1
     with pytest.raises(ValueError, match="reward must be one of"):
         gym.make("sb3_ot/Imagination-v0", model_path=str(path), starts=pendulum[:3], reward="gail")
+    env = gym.make("sb3_ot/Imagination-v0", model_path=str(path), starts=pendulum[:3], env_id="Pendulum-v1")
+    assert env.action_space == gym.make("Pendulum-v1").action_space  # the real env's bounds, [-2, 2]
+
+
+def test_registered_id_refuses_another_envs_checkpoint_or_data_and_damaged_files(
+    model, pendulum, cartpole_model, tmp_path
+):
+    path = model.save(tmp_path / "wm.pt")  # a Pendulum model
+    make = lambda **kw: gym.make("sb3_ot/Imagination-v0", **kw)  # noqa: E731
+    with pytest.raises(ValueError, match="trajectories have obs_dim 4; the world model has obs_dim 3"):
+        make(model_path=str(path), starts=cartpole_model[1][:2])  # CartPole starts
+    with pytest.raises(
+        ValueError, match=r"action_space must be a Box of 1 values .*got Box\(-1.0, 1.0, \(6,\)"
+    ):
+        make(model_path=str(path), starts=pendulum[:2], env_id="HalfCheetah-v5")
+    with pytest.raises(ValueError, match="give env_id or action_space, not both"):
+        make(
+            model_path=str(path),
+            starts=pendulum[:2],
+            env_id="Pendulum-v1",
+            action_space=gym.spaces.Box(-1, 1, (1,)),
+        )
+    data = path.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])  # a copy cut short
+    with pytest.raises(ValueError, match="not a readable world-model file"):
+        make(model_path=str(tmp_path / "cut.pt"), starts=pendulum[:2])
 
 
 # --------------------------------------------------------------------------- deployment
