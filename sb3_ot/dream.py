@@ -21,13 +21,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_ot._args import check_choice, check_device, check_float, check_int, check_widths
-from sb3_ot._files import write_text
+from sb3_ot._files import atomic_write, write_text
 from sb3_ot._pipeline import Curve, finish_wandb, plot_curves, print_table, score_rows, start_wandb
+from sb3_ot.data import Trajectory, to_d3rlpy
+from sb3_ot.data.envs import make_env
+from sb3_ot.data.rollouts import episode_returns, sb3_policy
+from sb3_ot.data.scores import normalized_score
 from sb3_ot.datasets.demos import DatasetWithDemos, load_with_demos
 from sb3_ot.datasets.kinds import KINDS
+from sb3_ot.encoders import IdentityEncoder
+from sb3_ot.integrations.d3rlpy import d3rlpy_device, make_algo, train_offline
+from sb3_ot.rewards import AILOTRewarder, LatentRewarder, OTRRewarder
+from sb3_ot.world_models import ImaginationStarts, ImaginationVecEnv, LatentObservationWrapper, WorldModel
+from sb3_ot.wrappers import OTRewardCallback, OTRewardVecEnvWrapper
 
 __all__ = ["ENV_PRESETS", "DreamConfig", "preset", "run_dream"]
 
@@ -136,8 +146,6 @@ def _load_data(cfg: DreamConfig, echo: Callable[[str], None]) -> DatasetWithDemo
 
 def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: Callable[[str], None]) -> Any:
     """The world model on all the data (dataset and demonstrations, as DITTO), saved to ``out``."""
-    from sb3_ot.world_models import WorldModel
-
     t0 = time.perf_counter()
     wm = WorldModel(
         seed=cfg.seeds[0], device=cfg.device, latent_dim=cfg.latent_dim, hidden=cfg.wm_hidden,
@@ -155,8 +163,6 @@ def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: 
 
 def _expert_latents(wm: Any, data: DatasetWithDemos) -> list[Any]:
     """The demonstrations' latent episodes, observations only (what OT in imagination compares with)."""
-    from sb3_ot.data import Trajectory
-
     return [
         Trajectory(t.obs, None, None, terminated=t.terminated) for t in wm.latent_trajectories(data.demos)
     ]
@@ -167,10 +173,6 @@ def _imagination(
 ) -> Any:
     """The imagined envs PPO trains in: DITTO's per-step reward, or OT rewards at each episode's end
     (an :class:`~sb3_ot.wrappers.OTRewardVecEnvWrapper` on latents; its callback writes them in)."""
-    from sb3_ot.data.envs import make_env
-    from sb3_ot.rewards import LatentRewarder
-    from sb3_ot.world_models import ImaginationVecEnv
-
     real = make_env(cfg.env)
     space = real.action_space
     real.close()
@@ -180,10 +182,6 @@ def _imagination(
     )
     if reward == "ditto":
         return venv
-    from sb3_ot.encoders import IdentityEncoder
-    from sb3_ot.rewards import AILOTRewarder, OTRRewarder
-    from sb3_ot.wrappers import OTRewardVecEnvWrapper
-
     rewarder = (
         AILOTRewarder(IdentityEncoder(), device=cfg.device)
         if reward == "ailot"
@@ -194,9 +192,6 @@ def _imagination(
 
 def _real_env(cfg: DreamConfig, wm: Any) -> Any:
     """The real env as a latent policy sees it (DITTO's deployment: ``encode`` filters observations)."""
-    from sb3_ot.data.envs import make_env
-    from sb3_ot.world_models import LatentObservationWrapper
-
     return LatentObservationWrapper(make_env(cfg.env), wm)
 
 
@@ -205,9 +200,6 @@ def _evaluator(
 ) -> Callable[[Any], tuple[float, float]]:
     """``evaluate(model) -> (mean return, normalized score)``: greedy episodes in the real env (the same
     reset seeds at every evaluation)."""
-    from sb3_ot.data.rollouts import episode_returns, sb3_policy
-    from sb3_ot.data.scores import normalized_score
-
     env = _real_env(cfg, wm)
 
     def evaluate(model: Any) -> tuple[float, float]:
@@ -225,13 +217,9 @@ def _train_dreamer(
     log: Callable | None,
 ) -> Curve:  # fmt: skip
     """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns."""
-    from stable_baselines3 import PPO
-
     evaluation = _RealEnvEval(METHODS[reward], cfg.eval_every, evaluate, log)
     callbacks: list[BaseCallback] = [evaluation]
     if reward != "ditto":  # OT rewards arrive at each episode's end, through this callback
-        from sb3_ot.wrappers import OTRewardCallback
-
         callbacks.insert(0, OTRewardCallback())
     # one rollout of ~2048 imagined steps (at least an episode per env), never more than the budget
     n_steps = max(1, min(max(cfg.horizon, 2048 // cfg.n_envs), cfg.ppo_steps // cfg.n_envs))
@@ -288,9 +276,6 @@ def _train_baselines(
     cfg: DreamConfig, wm: Any, data: DatasetWithDemos, log: Callable | None, echo: Callable[[str], None]
 ) -> dict[str, list[Curve]]:
     """DITTO's baselines on the same demonstrations: BC on observations, D-BC on the model's latents."""
-    from sb3_ot.data import to_d3rlpy
-    from sb3_ot.integrations.d3rlpy import d3rlpy_device, make_algo, train_offline
-
     sets = {
         BASELINES[0]: (to_d3rlpy(data.demos_with_actions), cfg.env),
         BASELINES[1]: (
@@ -315,8 +300,6 @@ def _train_dreamers(
     cfg: DreamConfig, wm: Any, data: DatasetWithDemos, log: Callable | None, echo: Callable[[str], None]
 ) -> tuple[dict[str, list[Curve]], dict[str, float]]:
     """PPO in imagination for every reward and seed; also the seconds per 100k imagined steps."""
-    from sb3_ot.world_models import ImaginationStarts
-
     starts = ImaginationStarts.from_trajectories(wm, data.demos)
     curves: dict[str, list[Curve]] = {}
     seconds: dict[str, float] = {}
@@ -341,8 +324,6 @@ def _plot_model_vs_real(wm: Any, demo: Any, path: Path, horizon: int, dims: int 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from sb3_ot._files import atomic_write
 
     obs = np.asarray(demo.observations(), np.float32)[: 4 * horizon + 1]
     acts = np.asarray(demo.acts)[: len(obs) - 1]

@@ -69,6 +69,6 @@ def test_help_is_light_and_quiet():
     )
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
     assert err == ""
-    for argv in (["dataset", "build", "--help"], ["imitate", "--help"]):
+    for argv in (["dataset", "build", "--help"], ["imitate", "--help"], ["dream", "--help"]):
         out = subprocess.run([sys.executable, "-m", "sb3_ot.cli", *argv], capture_output=True, text=True)
         assert out.returncode == 0 and out.stderr == "" and "usage" in out.stdout
