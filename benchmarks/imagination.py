@@ -187,51 +187,46 @@ def real_ppo_seconds(env_id: str, steps: int, seed: int) -> float:
     return (time.perf_counter() - t0) * 100_000 / steps
 
 
-def returns(env_id: str, seeds: list[int], out: Path, real_steps: int) -> dict:
-    """``sb3-ot dream`` on ``env_id`` with its preset and all rewards, over ``seeds``; PPO timings."""
+def returns(env_id: str, seeds: list[int], out: Path, real_steps: int, rewards: list[str]) -> dict:
+    """``sb3-ot dream`` on ``env_id`` with its preset and ``rewards``, over ``seeds``; PPO timings."""
     from sb3_ot.dream import DreamConfig, preset, run_dream
 
-    cfg = DreamConfig(
-        **preset(env_id), rewards=("ditto", "ailot", "otr"), seeds=tuple(seeds), out_dir=str(out / env_id)
-    )
+    cfg = DreamConfig(**preset(env_id), rewards=tuple(rewards), seeds=tuple(seeds), out_dir=str(out / env_id))
     result = run_dream(cfg)
     result["real_ppo_seconds"] = real_ppo_seconds(env_id, real_steps, seeds[0])
     return result
 
 
-def returns_markdown(results: list[dict], command: str) -> list[str]:
+def returns_markdown(r: dict, command: str) -> list[str]:
+    """One env's block: settings, the score table, PPO's wall time in imagination and in the real env."""
+    c = r["config"]
     lines = [
-        "## Imitation in a world model: real-env returns (`benchmarks/imagination.py --returns`)",
+        f"## Imitation in a world model: {c['env']} (`benchmarks/imagination.py --returns`)",
         "",
         f"Command: `{command}`  ",
         f"Date: {dt.date.today().isoformat()}  ",
         f"Machine: {machine()}",
         "",
-        "`sb3-ot dream` per env with its preset (`sb3_ot.dream.ENV_PRESETS`); every policy is trained without "
-        "touching the real env (PPO only in imagination; BC/D-BC offline) and scored there, D4RL normalized "
-        "(100 * (return - random) / (expert - random)), mean ± standard error over seeds of the final "
-        "evaluation (10 episodes). One world model per env (seed 0); the seeds vary PPO and BC.",
+        "`sb3-ot dream` with the env's preset (`sb3_ot.dream.ENV_PRESETS`); no policy touches the real env "
+        "while it learns (PPO only in imagination; BC/D-BC offline), all are scored there, D4RL normalized "
+        "(100 * (return - random) / (expert - random)): mean ± standard error over seeds of the final "
+        f"evaluation ({c['n_eval_episodes']} episodes). One world model (seed {c['seeds'][0]}); the seeds vary "
+        "PPO and BC.",
         "",
+        f"World model on `{c['dataset']}` + {c['experts']} expert demos (the first whole episodes of the "
+        f"`expert` dataset): latent {c['latent_dim']}, hidden {tuple(c['wm_hidden'])}, {c['n_heads']} heads, "
+        f"{c['wm_updates']} updates. PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
+        f"{c['horizon']}, gamma {c['gamma']}. BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
+        "",
+        "| method | normalized score | seeds |",
+        "|---|---|---|",
     ]
-    for r in results:
-        c = r["config"]
-        lines += [
-            f"### {c['env']}: world model on `{c['dataset']}` + {c['experts']} expert demos",
-            "",
-            f"Settings: latent {c['latent_dim']}, hidden {tuple(c['wm_hidden'])}, {c['n_heads']} heads, "
-            f"{c['wm_updates']} updates; PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
-            f"{c['horizon']}, gamma {c['gamma']}; BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
-            "",
-            "| method | normalized score | seeds |",
-            "|---|---|---|",
-        ]
-        for row in r["rows"]:
-            se = f" ± {row['se']:.1f}" if row["se"] else ""
-            lines.append(f"| {row['method']} | {row['score']:.1f}{se} | {row['n']} |")
-        ppo = r["ppo_seconds_per_100k_steps"]
-        lines += ["", "PPO wall time per 100k steps: " + ", ".join(
-            f"{k} in imagination {v:.0f} s" for k, v in ppo.items()
-        ) + f"; in the real env {r['real_ppo_seconds']:.0f} s.", ""]  # fmt: skip
+    for row in r["rows"]:
+        se = f" ± {row['se']:.1f}" if row["se"] else ""
+        lines.append(f"| {row['method']} | {row['score']:.1f}{se} | {row['n']} |")
+    ppo = ", ".join(f"{k} {v:.0f} s" for k, v in r["ppo_seconds_per_100k_steps"].items())
+    lines += ["", f"PPO wall time per 100k steps: in imagination {ppo}; in the real env "
+              f"(8 `DummyVecEnv` envs) {r['real_ppo_seconds']:.0f} s."]  # fmt: skip
     return lines
 
 
@@ -249,6 +244,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--returns", action="store_true", help="the real-env returns section instead")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument(
+        "--rewards", nargs="+", default=["ditto", "ailot", "otr"], help="the returns section's rewards"
+    )
     p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
     p.add_argument("--out", type=Path, default=Path("bench_dream"))
     args = p.parse_args()
@@ -262,10 +260,12 @@ def main() -> None:
             print(f"wrote {args.write}")
         return
     if args.returns:
-        results = [returns(e, args.seeds, args.out, args.real_steps) for e in args.envs]
-        if args.write:
-            write_block(args.write, "imagination_returns", returns_markdown(results, command), "Benchmarks")
-            print(f"wrote {args.write}")
+        for env_id in args.envs:
+            result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards)
+            if args.write:  # one block per env: envs run in parallel processes do not clobber each other
+                block = f"imagination_returns_{env_id}"
+                write_block(args.write, block, returns_markdown(result, command), "Benchmarks")
+                print(f"wrote {args.write}")
         return
     results = [model_errors(e, args.episodes, args.steps, args.updates, args.seed) for e in args.envs]
     if args.write:

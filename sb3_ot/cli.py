@@ -187,7 +187,7 @@ def dream_config(args: argparse.Namespace):
         "device": args.device,
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
-    base = preset(args.env) if args.env is not None else {}  # the env's measured settings
+    base = preset(args.env or DreamConfig.env)  # the env's measured settings
     return DreamConfig(**(base | kwargs), wandb=args.wandb, progress=not args.quiet)
 
 

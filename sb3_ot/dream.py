@@ -66,7 +66,7 @@ class DreamConfig:
     rewards: tuple[str, ...] = ("ditto",)
     seeds: tuple[int, ...] = (0,)
     dataset_steps: int | None = None
-    expert_steps: int | None = None
+    expert_steps: int | None = 8000  # Pendulum's SAC is at -110 by step 6000 (20,000 is the env default)
     latent_dim: int = 32
     wm_hidden: tuple[int, ...] = (128, 128)
     n_heads: int = 5
@@ -116,12 +116,22 @@ class DreamConfig:
 #: docs/benchmarks.md ("Imitation in a world model"). Other envs get the defaults.
 ENV_PRESETS: dict[str, dict[str, Any]] = {
     "Pendulum-v1": {},
-}
+    # the model learns from medium + expert data (more accurate near the expert's states than medium-replay:
+    # 41.7 vs 25.3 normalized after 1M imagined steps, one seed)
+    "HalfCheetah-v5": {
+        "dataset": "medium-expert", "experts": 5, "wm_updates": 8000, "ppo_steps": 1_500_000, "eval_every": 500_000,
+    },
+    "InvertedDoublePendulum-v5": {
+        "dataset": "medium-replay", "experts": 5, "wm_updates": 3000, "ppo_steps": 500_000, "eval_every": 100_000,
+    },
+}  # fmt: skip
 
 
 def preset(env: str) -> dict[str, Any]:
-    """The :class:`DreamConfig` keyword arguments of ``env``: its :data:`ENV_PRESETS` entry and the env."""
-    return {**ENV_PRESETS.get(env, {}), "env": env}
+    """The :class:`DreamConfig` keyword arguments of ``env``: its :data:`ENV_PRESETS` entry and the env
+    (another env than the default's trains its expert for the env's own budget, not the default's)."""
+    base = {} if env == DreamConfig.env else {"expert_steps": None}
+    return {**base, **ENV_PRESETS.get(env, {}), "env": env}
 
 
 def _names(
@@ -275,7 +285,8 @@ class _RealEnvEval(BaseCallback):
 def _train_baselines(
     cfg: DreamConfig, wm: Any, data: DatasetWithDemos, log: Callable | None, echo: Callable[[str], None]
 ) -> dict[str, list[Curve]]:
-    """DITTO's baselines on the same demonstrations: BC on observations, D-BC on the model's latents."""
+    """DITTO's baselines on the same demonstrations: BC on observations, D-BC on the model's latents
+    (d3rlpy BC, inputs standardised with the demos' mean and std)."""
     sets = {
         BASELINES[0]: (to_d3rlpy(data.demos_with_actions), cfg.env),
         BASELINES[1]: (
@@ -288,7 +299,7 @@ def _train_baselines(
         for seed in cfg.seeds:
             echo(f"training {name} (seed {seed}) for {cfg.bc_steps} updates")
             run = train_offline(
-                name, make_algo("bc", device=d3rlpy_device(cfg.device)), mdp, env, n_steps=cfg.bc_steps,
+                name, make_algo("bc", device=d3rlpy_device(cfg.device), standardize=True), mdp, env, n_steps=cfg.bc_steps,
                 eval_every=max(1, cfg.bc_steps // 4), n_eval_episodes=cfg.n_eval_episodes, ref_scores=data.ref,
                 seed=seed, progress=cfg.progress, log=log,
             )  # fmt: skip

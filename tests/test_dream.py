@@ -24,6 +24,7 @@ def test_cli_arguments_make_the_config():
         "HalfCheetah-v5", ("ditto", "otr"), "medium", 3, (0, 1, 2)
     )  # fmt: skip
     assert (cfg.ppo_steps, cfg.wm_updates, cfg.wandb, cfg.progress) == (5000, 100, True, False)
+    assert DreamConfig().expert_steps == 8000 and cfg.expert_steps is None  # HalfCheetah's own expert budget
 
 
 def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, monkeypatch, capsys):

@@ -47,11 +47,17 @@ def make_algo(
     batch_size: int = 256,
     hidden: tuple[int, ...] = (256, 256),
     device: str = "cpu:0",
+    standardize: bool = False,
 ):
-    """A d3rlpy IQL (with the preset's expectile and temperature) or BC, MLPs of ``hidden`` units."""
+    """A d3rlpy IQL (with the preset's expectile and temperature) or BC, MLPs of ``hidden`` units.
+
+    ``standardize``: observations are standardised with the training data's mean and std (d3rlpy's
+    ``StandardObservationScaler``, fitted by :func:`train_offline` before its first evaluation).
+    """
     import d3rlpy
 
     encoder = d3rlpy.models.VectorEncoderFactory(list(hidden))
+    scaler = d3rlpy.preprocessing.StandardObservationScaler() if standardize else None
     if name == "iql":
         expectile, temperature = IQL_PRESETS[preset]
         return d3rlpy.algos.IQLConfig(
@@ -61,9 +67,12 @@ def make_algo(
             actor_encoder_factory=encoder,
             critic_encoder_factory=encoder,
             value_encoder_factory=encoder,
+            observation_scaler=scaler,
         ).create(device)
     if name == "bc":
-        return d3rlpy.algos.BCConfig(batch_size=batch_size, encoder_factory=encoder).create(device)
+        return d3rlpy.algos.BCConfig(
+            batch_size=batch_size, encoder_factory=encoder, observation_scaler=scaler
+        ).create(device)
     raise ValueError(f"name: expected 'iql' or 'bc'; got {name!r}")
 
 
@@ -144,6 +153,9 @@ def train_offline(
     t0 = time.perf_counter()
     try:
         algo.build_with_dataset(dataset)
+        scaler = algo.config.observation_scaler
+        if scaler is not None and not scaler.built:  # fit() would fit it after the first evaluation
+            scaler.fit_with_transition_picker(dataset.episodes, d3rlpy.dataset.BasicTransitionPicker())
         record(0)
         algo.fit(
             dataset,

@@ -34,6 +34,13 @@ class LatentRewarder:
     ----------
     expert_latents : sequence of ``[T_e + 1, L]`` arrays or tensors, optional
         Each expert episode's latents (``world_model.encode`` of its observations); see :meth:`set_expert`.
+    center : bool
+        Measure latents from the mean expert latent ``c`` (over all expert states): the reward becomes
+        ``<z - c, zE - c> / max(|z - c|, |zE - c|)^2``. The default ``False`` is DITTO's formula on the
+        raw latents. A world model's latents share a large common component (on HalfCheetah two random
+        expert states have cosine similarity 0.70), which squeezes the raw reward into ``[0.7, 1]``;
+        centring restores the range, yet PPO trained on it did worse in the real env (measured in
+        docs/world_models.md), so it is an option, not the default.
     device : str, torch.device or None
         Where the expert latents live and rewards are computed (default: the first latent's device, else
         the CPU).
@@ -43,9 +50,17 @@ class LatentRewarder:
     """
 
     def __init__(
-        self, expert_latents: Sequence[Any] | None = None, *, device: str | torch.device | None = None
+        self,
+        expert_latents: Sequence[Any] | None = None,
+        *,
+        center: bool = False,
+        device: str | torch.device | None = None,
     ):
+        if not isinstance(center, bool):
+            raise ValueError(f"LatentRewarder: center must be True or False; got {center!r}")
+        self.center = center
         self._device = as_device(device)
+        self.origin = torch.zeros(0)  # [L]: c (zeros when center=False)
         self.latents = torch.zeros(0, 0, 0)  # [E, T_max, L], zero-padded
         self.lengths = torch.zeros(0, dtype=torch.long)  # [E]: latents per episode (T_e + 1)
         if expert_latents is not None:
@@ -81,6 +96,8 @@ class LatentRewarder:
         for i, t in enumerate(tensors):
             padded[i, : len(t)] = t.to(device)
         self.latents, self.lengths = padded, lengths.to(device)
+        flat = torch.cat([t.to(device) for t in tensors])
+        self.origin = flat.mean(0) if self.center else torch.zeros(flat.shape[1], device=device)
         return self
 
     @torch.no_grad()
@@ -94,14 +111,14 @@ class LatentRewarder:
         ep = torch.as_tensor(episode, dtype=torch.long, device=self.device).reshape(-1)
         t = torch.as_tensor(time, dtype=torch.long, device=self.device).reshape(-1)
         _check_rows(z, ep, t, self.latent_dim, self.lengths, func)
-        expert = self.latents[ep, t]  # [n, L]
+        z, expert = z - self.origin, self.latents[ep, t] - self.origin  # [n, L]
         scale = torch.maximum(z.norm(dim=-1), expert.norm(dim=-1)).pow(2).clamp_min(1e-12)
         return (z * expert).sum(-1) / scale
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the expert latents to ``path`` (atomically; tensors only)."""
         latents = [self.latents[i, :n].cpu() for i, n in enumerate(self.lengths.tolist())]
-        return save_checkpoint(path, {"kind": "LatentRewarder", "latents": latents})
+        return save_checkpoint(path, {"kind": "LatentRewarder", "latents": latents, "center": self.center})
 
     @classmethod
     def load(
@@ -113,10 +130,11 @@ class LatentRewarder:
             raise ValueError(
                 f"LatentRewarder.load: {str(path)!r} holds a {data.get('kind')!r}, not a LatentRewarder"
             )
-        return cls(data["latents"], device=device)
+        return cls(data["latents"], center=bool(data.get("center", False)), device=device)
 
     def __repr__(self) -> str:
-        return f"LatentRewarder(episodes={len(self.lengths)}, latent_dim={self.latent_dim if self.latents.numel() else None})"
+        dim = self.latent_dim if self.latents.numel() else None
+        return f"LatentRewarder(episodes={len(self.lengths)}, latent_dim={dim}, center={self.center})"
 
 
 def _latent_tensor(x: Any, i: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ def _experts(seed: int = 0) -> list[torch.Tensor]:
 
 def test_formula_is_one_for_the_expert_and_falls_with_angle_and_norm():
     experts = _experts()
-    reward = LatentRewarder(experts)
+    reward = LatentRewarder(experts, center=False)  # DITTO's formula on the raw latents
     zE = experts[0][3]
     ortho = torch.randn(6)
     ortho -= (ortho @ zE) / (zE @ zE) * zE  # orthogonal to zE
@@ -27,7 +27,7 @@ def test_formula_is_one_for_the_expert_and_falls_with_angle_and_norm():
 
 def test_batched_rows_look_up_each_episode_at_its_own_time():
     experts = _experts()
-    reward = LatentRewarder([e.numpy() for e in experts])  # numpy latents work too
+    reward = LatentRewarder([e.numpy() for e in experts], center=False)  # numpy latents work too
     episode = torch.tensor([0, 1, 2, 1, 0])
     time = torch.tensor([10, 3, 0, 1, 5])
     z = torch.randn(5, 6)
@@ -37,6 +37,25 @@ def test_batched_rows_look_up_each_episode_at_its_own_time():
         want = (z[i] @ zE) / torch.maximum(z[i].norm(), zE.norm()) ** 2
         torch.testing.assert_close(got[i], want)
     assert got.shape == (5,) and bool(((got >= -1) & (got <= 1)).all())
+
+
+def test_centring_measures_latents_from_the_mean_expert_latent():
+    experts = [e + 5.0 for e in _experts()]  # a large common component, as a world model's latents have
+    plain, centred = LatentRewarder(experts), LatentRewarder(experts, center=True)
+    c = torch.cat(experts).mean(0)
+    torch.testing.assert_close(centred.origin, c)
+    episode, time = torch.tensor([0, 1, 2]), torch.tensor([4, 2, 6])
+    z = torch.stack([experts[0][4], experts[0][7], c])  # itself, another expert state, the common component
+    got = centred(z, None, episode, time)
+    assert float(got[0]) == pytest.approx(1.0, abs=1e-6) and float(got[2]) == 0.0
+    want = ((z[1] - c) @ (experts[1][2] - c)) / torch.maximum(
+        (z[1] - c).norm(), (experts[1][2] - c).norm()
+    ) ** 2
+    torch.testing.assert_close(got[1], want)
+    # the raw formula barely tells another expert state (or the common component) from the right one
+    assert float(plain(z, None, episode, time)[2]) > 0.95 > float(got[2]) + 0.9
+    with pytest.raises(ValueError, match="LatentRewarder: center must be True or False; got 1"):
+        LatentRewarder(experts, center=1)
 
 
 def test_bad_inputs_name_the_argument():
@@ -62,12 +81,14 @@ def test_bad_inputs_name_the_argument():
         LatentRewarder([np.full((3, 6), np.nan)])
 
 
-def test_save_and_load_identically(tmp_path):
-    reward = LatentRewarder(_experts())
+@pytest.mark.parametrize("center", [True, False])
+def test_save_and_load_identically(tmp_path, center):
+    reward = LatentRewarder(_experts(), center=center)
     again = LatentRewarder.load(reward.save(tmp_path / "ditto.pt"))
     z, ep, t = torch.randn(4, 6), torch.tensor([0, 1, 2, 2]), torch.tensor([9, 2, 6, 0])
     torch.testing.assert_close(again(z, None, ep, t), reward(z, None, ep, t), rtol=0, atol=0)
     torch.testing.assert_close(again.lengths, reward.lengths)
+    assert again.center is center
 
 
 def test_the_registered_imagination_id_rewards_as_latent_rewarder_does():
