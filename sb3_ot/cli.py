@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
+from collections.abc import Callable
 
 
 def _couple(args: argparse.Namespace) -> int:
@@ -154,18 +156,24 @@ def imitate_config(args: argparse.Namespace):
     return ImitateConfig(**kwargs, wandb=args.wandb, progress=not args.quiet)
 
 
-def _imitate(args: argparse.Namespace) -> int:
-    try:  # every setting is checked before any dataset is built or expert trained
-        cfg = imitate_config(args)
+def _main_job(args: argparse.Namespace, command: str, make_config: Callable, run: str) -> int:
+    """Check every setting (exit 2 with the error) before any dataset is built or model trained, then
+    run ``run`` (``"module:function"``) on the config with d3rlpy's epoch logs quieted."""
+    try:
+        cfg = make_config(args)
     except ValueError as err:
-        print(f"sb3-ot imitate: error: {err}", file=sys.stderr)
+        print(f"sb3-ot {command}: error: {err}", file=sys.stderr)
         return 2
-    from sb3_ot.imitate import run_imitate
     from sb3_ot.integrations.d3rlpy import quiet_d3rlpy_logs
 
     quiet_d3rlpy_logs()
-    run_imitate(cfg)
+    module, name = run.split(":")
+    getattr(importlib.import_module(module), name)(cfg)
     return 0
+
+
+def _imitate(args: argparse.Namespace) -> int:
+    return _main_job(args, "imitate", imitate_config, "sb3_ot.imitate:run_imitate")
 
 
 def dream_config(args: argparse.Namespace):
@@ -192,17 +200,7 @@ def dream_config(args: argparse.Namespace):
 
 
 def _dream(args: argparse.Namespace) -> int:
-    try:  # every setting is checked before any dataset is built or model trained
-        cfg = dream_config(args)
-    except ValueError as err:
-        print(f"sb3-ot dream: error: {err}", file=sys.stderr)
-        return 2
-    from sb3_ot.dream import run_dream
-    from sb3_ot.integrations.d3rlpy import quiet_d3rlpy_logs
-
-    quiet_d3rlpy_logs()
-    run_dream(cfg)
-    return 0
+    return _main_job(args, "dream", dream_config, "sb3_ot.dream:run_dream")
 
 
 def _add_dream_command(sub: argparse._SubParsersAction) -> None:
