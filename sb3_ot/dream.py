@@ -225,8 +225,9 @@ def _evaluator(
 def _train_dreamer(
     cfg: DreamConfig, venv: Any, reward: str, seed: int, evaluate: Callable[[Any], tuple[float, float]],
     log: Callable | None,
-) -> Curve:  # fmt: skip
-    """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns."""
+) -> tuple[Curve, float]:  # fmt: skip
+    """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns;
+    the curve and PPO's own seconds (evaluations excluded)."""
     evaluation = _RealEnvEval(METHODS[reward], cfg.eval_every, evaluate, log)
     callbacks: list[BaseCallback] = [evaluation]
     if reward != "ditto":  # OT rewards arrive at each episode's end, through this callback
@@ -237,8 +238,10 @@ def _train_dreamer(
         "MlpPolicy", venv, n_steps=n_steps, batch_size=min(256, n_steps * cfg.n_envs), gamma=cfg.gamma,
         gae_lambda=0.95, seed=seed, device=cfg.device or "cpu", verbose=0,
     )  # fmt: skip
+    t0 = time.perf_counter()
     model.learn(cfg.ppo_steps, callback=callbacks, progress_bar=cfg.progress)
-    return evaluation.finish(model)
+    seconds = time.perf_counter() - t0 - evaluation.seconds
+    return evaluation.finish(model), seconds
 
 
 class _RealEnvEval(BaseCallback):
@@ -251,9 +254,12 @@ class _RealEnvEval(BaseCallback):
         super().__init__()
         self.name, self.every, self.evaluate, self.log = name, every, evaluate, log
         self.curve: Curve = []
+        self.seconds = 0.0  # spent evaluating (kept out of PPO's timing)
 
     def _record(self) -> None:
+        t0 = time.perf_counter()
         mean, score = self.evaluate(self.model)
+        self.seconds += time.perf_counter() - t0
         self.curve.append((self.num_timesteps, mean, score))
         if self.log is not None:
             imagined = [e["r"] for e in self.model.ep_info_buffer]
@@ -310,21 +316,20 @@ def _train_baselines(
 def _train_dreamers(
     cfg: DreamConfig, wm: Any, data: DatasetWithDemos, log: Callable | None, echo: Callable[[str], None]
 ) -> tuple[dict[str, list[Curve]], dict[str, float]]:
-    """PPO in imagination for every reward and seed; also the seconds per 100k imagined steps."""
+    """PPO in imagination for every reward and seed; also PPO's seconds per 100k imagined steps (median
+    over seeds, real-env evaluations excluded)."""
     starts = ImaginationStarts.from_trajectories(wm, data.demos)
     curves: dict[str, list[Curve]] = {}
-    seconds: dict[str, float] = {}
+    seconds: dict[str, list[float]] = {}
     for reward in cfg.rewards:
         name = METHODS[reward]
         for seed in cfg.seeds:
             echo(f"training {name} (seed {seed}) for {cfg.ppo_steps} imagined steps")
             venv = _imagination(cfg, wm, starts, reward, seed, data)
-            t0 = time.perf_counter()
-            curves.setdefault(name, []).append(
-                _train_dreamer(cfg, venv, reward, seed, _evaluator(cfg, wm, data.ref, seed), log)
-            )
-            seconds.setdefault(name, time.perf_counter() - t0)
-    return curves, {k: v * 100_000 / cfg.ppo_steps for k, v in seconds.items()}
+            curve, secs = _train_dreamer(cfg, venv, reward, seed, _evaluator(cfg, wm, data.ref, seed), log)
+            curves.setdefault(name, []).append(curve)
+            seconds.setdefault(name, []).append(secs)
+    return curves, {k: float(np.median(v)) * 100_000 / cfg.ppo_steps for k, v in seconds.items()}
 
 
 def _plot_model_vs_real(wm: Any, demo: Any, path: Path, horizon: int, dims: int = 4) -> Path:
