@@ -188,6 +188,7 @@ def dream_config(args: argparse.Namespace):
         "wm_updates": args.wm_updates,
         "ppo_steps": args.ppo_steps,
         "bc_steps": args.bc_steps,
+        "penalty": args.penalty,
         "dataset_steps": args.dataset_steps,
         "expert_steps": args.expert_steps,
         "out_dir": args.out,
@@ -222,6 +223,12 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wm-updates", type=int, default=None, help="world-model updates")
     p.add_argument("--ppo-steps", type=int, default=None, help="imagined env steps of PPO per seed")
     p.add_argument("--bc-steps", type=int, default=None, help="BC / D-BC updates")
+    p.add_argument(
+        "--penalty",
+        type=float,
+        default=None,
+        help="ditto reward minus PENALTY x the model's uncertainty (CMIL: 10)",
+    )
     p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
     p.add_argument("--expert-steps", type=int, default=None, help="expert training steps")
     p.add_argument("--data-path", default=None)

@@ -56,7 +56,8 @@ class DreamConfig:
     ``experts`` the number of expert demonstrations (starts, rewards, and BC's data). The world model's
     sizes are ``latent_dim``, ``wm_hidden``, ``n_heads`` (trained ``wm_updates`` updates, batch
     ``wm_batch``, ``wm_lr``); PPO runs ``ppo_steps`` imagined steps over ``n_envs`` envs of ``horizon``
-    steps, discount ``gamma`` (DITTO: 15 steps, 0.95), evaluated in the real env every ``eval_every``.
+    steps, discount ``gamma`` (DITTO: 15 steps, 0.95), evaluated in the real env every ``eval_every``;
+    ``penalty`` > 0 subtracts ``penalty * uncertainty`` from every imagined reward (CMIL's lambda, 10).
     BC and D-BC train ``bc_steps`` updates (d3rlpy BC).
     """
 
@@ -77,6 +78,7 @@ class DreamConfig:
     n_envs: int = 64
     horizon: int = 15
     gamma: float = 0.95
+    penalty: float = 0.0
     eval_every: int = 50_000
     bc_steps: int = 2000
     n_eval_episodes: int = 10
@@ -103,6 +105,12 @@ class DreamConfig:
             )
         check_float(self.wm_lr, "wm_lr", func)
         check_float(self.gamma, "gamma", func, low=0.0, high=1.0)
+        check_float(self.penalty, "penalty", func, low=0.0, low_open=False)
+        if self.penalty and set(self.rewards) - {"ditto"}:
+            raise ValueError(
+                f"{func}: penalty applies to the ditto reward only (the OT wrappers replace the env's "
+                f"rewards); got penalty={self.penalty} with rewards {list(self.rewards)}"
+            )
         object.__setattr__(self, "rewards", _names(self.rewards, "rewards", func, REWARDS, allow_empty=True))
         seeds = tuple(check_int(s, "seeds", func, minimum=0) for s in self.seeds)
         if not seeds:
@@ -188,8 +196,9 @@ def _imagination(
     real.close()
     per_step = LatentRewarder(starts.latents) if reward == "ditto" else None  # OT: the wrapper's
     venv = ImaginationVecEnv(
-        wm, starts, per_step, cfg.n_envs, cfg.horizon, "latent", action_space=space, seed=seed
-    )
+        wm, starts, per_step, cfg.n_envs, cfg.horizon, "latent", action_space=space,
+        uncertainty_penalty=cfg.penalty, seed=seed,
+    )  # fmt: skip
     if reward == "ditto":
         return venv
     rewarder = (
@@ -222,13 +231,18 @@ def _evaluator(
     return evaluate
 
 
+def _method(cfg: DreamConfig, reward: str) -> str:
+    """The table's name of PPO on ``reward`` (with the uncertainty penalty, when there is one)."""
+    return METHODS[reward] + (f" - {cfg.penalty:g} u" if cfg.penalty else "")
+
+
 def _train_dreamer(
     cfg: DreamConfig, venv: Any, reward: str, seed: int, evaluate: Callable[[Any], tuple[float, float]],
     log: Callable | None,
 ) -> tuple[Curve, float]:  # fmt: skip
     """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns;
     the curve and PPO's own seconds (evaluations excluded)."""
-    evaluation = _RealEnvEval(METHODS[reward], cfg.eval_every, evaluate, log)
+    evaluation = _RealEnvEval(_method(cfg, reward), cfg.eval_every, evaluate, log)
     callbacks: list[BaseCallback] = [evaluation]
     if reward != "ditto":  # OT rewards arrive at each episode's end, through this callback
         callbacks.insert(0, OTRewardCallback())
@@ -322,7 +336,7 @@ def _train_dreamers(
     curves: dict[str, list[Curve]] = {}
     seconds: dict[str, list[float]] = {}
     for reward in cfg.rewards:
-        name = METHODS[reward]
+        name = _method(cfg, reward)
         for seed in cfg.seeds:
             echo(f"training {name} (seed {seed}) for {cfg.ppo_steps} imagined steps")
             venv = _imagination(cfg, wm, starts, reward, seed, data)
@@ -369,14 +383,15 @@ def _plot_model_vs_real(wm: Any, demo: Any, path: Path, horizon: int, dims: int 
 
 
 def _table(curves: dict[str, list[Curve]], data: DatasetWithDemos) -> list[dict[str, Any]]:
-    """One row per method (final real-env score, mean ± standard error over seeds), then the references."""
+    """One row per method in ``curves``' order (final real-env score, mean ± standard error over seeds),
+    then the references."""
     demo_returns = [float(t.rews.sum()) for t in data.demos_with_actions]  # type: ignore[union-attr]
     reference = {
         "expert demos": (demo_returns, len(demo_returns)),
         "random (ref_min)": ([data.ref[0]], 100),
         "expert (ref_max)": ([data.ref[1]], 100),
     }
-    return score_rows(curves, (*BASELINES, *METHODS.values()), reference, data.ref)
+    return score_rows(curves, tuple(curves), reference, data.ref)  # baselines first, then the rewards
 
 
 def run_dream(cfg: DreamConfig, *, echo: Callable[[str], None] = print) -> dict[str, Any]:

@@ -76,6 +76,9 @@ def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "home").exists() and not (tmp_path / "minari").exists()  # nothing was built
     with pytest.raises(ValueError, match=r"DreamConfig: rewards must be one of \['ditto', 'ailot', 'otr'\]"):
         DreamConfig(rewards=("gail",))
+    with pytest.raises(ValueError, match="DreamConfig: penalty applies to the ditto reward only"):
+        DreamConfig(rewards=("ditto", "otr"), penalty=10.0)
+    assert dream_config(build_parser().parse_args(["dream", "--penalty", "10"])).penalty == 10.0
     with pytest.raises(ValueError, match="DreamConfig: gamma must be"):
         DreamConfig(gamma=1.5)
     with pytest.raises(ValueError, match="DreamConfig: latent_dim must be >= 2"):

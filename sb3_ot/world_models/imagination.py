@@ -214,6 +214,10 @@ class ImaginationVecEnv(VecEnv):
         An episode ends (terminated, no bootstrap) when ``terminated(z_next) > termination_threshold``.
     head : "random", "mean" or int
         Ensemble head(s) for ``world_model.next`` ("random": one head per row and step, as MBPO).
+    uncertainty_penalty : float >= 0
+        ``lambda``: every reward becomes ``r - lambda * world_model.uncertainty(z_t, a_t)`` (the heads'
+        disagreement on the step taken; MOPO's and CMIL's penalty, CMIL's lambda is 10). It keeps the
+        policy where the model is sure, against exploiting model error.
     seed : int
         Seeds the starts and the head choices (one torch generator); :meth:`seed` reseeds at the next reset.
 
@@ -235,6 +239,7 @@ class ImaginationVecEnv(VecEnv):
         action_space: spaces.Space | None = None,
         termination_threshold: float = 0.5,
         head: str | int = "random",
+        uncertainty_penalty: float = 0.0,
         seed: int = 0,
     ) -> None:
         func = "ImaginationVecEnv"
@@ -254,6 +259,9 @@ class ImaginationVecEnv(VecEnv):
         # fails now, naming head, if bad (a throwaway generator: the global torch RNG stays untouched)
         wm.next(starts.latents[0][:1], _zero_action(wm), head=head, generator=torch.Generator())
         self.head = head
+        self.uncertainty_penalty = check_float(
+            uncertainty_penalty, "uncertainty_penalty", func, low=0.0, low_open=False
+        )
         self.render_mode = None  # read by VecEnv.__init__ through get_attr
         obs_space, act_space = _spaces(wm, observation, action_space, func)
         super().__init__(n_envs, obs_space, act_space)
@@ -337,6 +345,8 @@ class ImaginationVecEnv(VecEnv):
         self._k += 1
         time = self._start_time + self._k
         rew = self._reward(z_next, a, time)
+        if self.uncertainty_penalty:  # MOPO / CMIL: r - lambda * u(z_t, a_t)
+            rew -= self.uncertainty_penalty * wm.uncertainty(self._z, a).float().cpu().numpy()
         terminated = wm.terminated(z_next) > self.termination_threshold
         truncated = (self._k >= self._limit) & ~terminated
         done_t = terminated | truncated
@@ -447,13 +457,15 @@ class ImaginationEnv(gym.Env):
         action_space: spaces.Space | None = None,
         termination_threshold: float = 0.5,
         head: str | int = "random",
+        uncertainty_penalty: float = 0.0,
         seed: int | None = None,
     ) -> None:
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.venv = ImaginationVecEnv(
             world_model, starts, reward, 1, horizon, observation,
-            action_space=action_space, termination_threshold=termination_threshold, head=head, seed=seed,
+            action_space=action_space, termination_threshold=termination_threshold, head=head,
+            uncertainty_penalty=uncertainty_penalty, seed=seed,
         )  # fmt: skip
         self.observation_space = self.venv.observation_space
         self.action_space = self.venv.action_space

@@ -144,6 +144,21 @@ def test_rewards_are_the_callables_output_on_the_stepped_rows_and_time_is_aligne
     assert np.allclose(r2, (-(z2**2).sum(-1)).numpy(), atol=1e-5)
 
 
+def test_uncertainty_penalty_subtracts_lambda_times_the_heads_disagreement(model, starts):
+    plain = ImaginationVecEnv(model, starts, neg_sq, 4, horizon=5, seed=3)
+    penal = ImaginationVecEnv(model, starts, neg_sq, 4, horizon=5, seed=3, uncertainty_penalty=2.0)
+    plain.reset(), penal.reset()
+    for k in range(3):
+        a = np.full((4, 1), 0.5 * k - 0.5, np.float32)
+        u = model.uncertainty(penal._z, torch.as_tensor(a)).numpy()
+        _, r0, _, _ = plain.step(a)
+        _, r1, _, _ = penal.step(a)
+        np.testing.assert_allclose(r1, r0 - 2.0 * u, rtol=1e-5, atol=1e-6)
+        assert (u > 0).all()
+    with pytest.raises(ValueError, match="uncertainty_penalty must be a finite number"):
+        ImaginationVecEnv(model, starts, neg_sq, 1, uncertainty_penalty=-1.0)
+
+
 def test_episodes_never_run_past_their_expert_episode(model):
     """A 2-step expert episode caps imagined episodes at 2 - start_time steps, whatever the horizon."""
     short = ImaginationStarts((model.encode(torch.randn(3, 3)),), obs_dim=3)
