@@ -127,7 +127,7 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
     # the model learns from medium + expert data (more accurate near the expert's states than medium-replay:
     # 41.7 vs 25.3 normalized after 1M imagined steps, one seed)
     "HalfCheetah-v5": {
-        "dataset": "medium-expert", "experts": 5, "wm_updates": 8000, "ppo_steps": 1_500_000, "eval_every": 500_000,
+        "dataset": "medium-expert", "experts": 5, "wm_updates": 8000, "ppo_steps": 1_000_000, "eval_every": 250_000,
     },
     "InvertedDoublePendulum-v5": {
         "dataset": "medium-replay", "experts": 5, "wm_updates": 3000, "ppo_steps": 500_000, "eval_every": 100_000,
