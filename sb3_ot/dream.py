@@ -124,8 +124,7 @@ class DreamConfig:
 #: docs/benchmarks.md ("Imitation in a world model"). Other envs get the defaults.
 ENV_PRESETS: dict[str, dict[str, Any]] = {
     "Pendulum-v1": {},
-    # the model learns from medium + expert data (more accurate near the expert's states than medium-replay:
-    # 41.7 vs 25.3 normalized after 1M imagined steps, one seed)
+    # medium + expert data covers the expert's states (DITTO still far below BC here: docs/world_models.md)
     "HalfCheetah-v5": {
         "dataset": "medium-expert", "experts": 5, "wm_updates": 8000, "ppo_steps": 1_000_000, "eval_every": 250_000,
     },
