@@ -106,12 +106,12 @@ class DreamConfig:
         check_float(self.wm_lr, "wm_lr", func)
         check_float(self.gamma, "gamma", func, low=0.0, high=1.0)
         check_float(self.penalty, "penalty", func, low=0.0, low_open=False)
-        if self.penalty and set(self.rewards) - {"ditto"}:
+        object.__setattr__(self, "rewards", _names(self.rewards, "rewards", func, REWARDS, allow_empty=True))
+        if self.penalty and set(self.rewards) - {"ditto"}:  # after _names: a str is one reward, not letters
             raise ValueError(
                 f"{func}: penalty applies to the ditto reward only (the OT wrappers replace the env's "
                 f"rewards); got penalty={self.penalty} with rewards {list(self.rewards)}"
             )
-        object.__setattr__(self, "rewards", _names(self.rewards, "rewards", func, REWARDS, allow_empty=True))
         seeds = tuple(check_int(s, "seeds", func, minimum=0) for s in self.seeds)
         if not seeds:
             raise ValueError(f"{func}: seeds must hold at least one seed; got ()")

@@ -78,6 +78,7 @@ def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
         DreamConfig(rewards=("gail",))
     with pytest.raises(ValueError, match="DreamConfig: penalty applies to the ditto reward only"):
         DreamConfig(rewards=("ditto", "otr"), penalty=10.0)
+    assert DreamConfig(rewards="ditto", penalty=10.0).rewards == ("ditto",)  # a str is one reward
     assert dream_config(build_parser().parse_args(["dream", "--penalty", "10"])).penalty == 10.0
     with pytest.raises(ValueError, match="DreamConfig: gamma must be"):
         DreamConfig(gamma=1.5)
