@@ -10,7 +10,15 @@ from collections.abc import Collection
 from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
-__all__ = ["check_choice", "check_device", "check_float", "check_int", "check_widths", "with_overrides"]
+__all__ = [
+    "check_choice",
+    "check_device",
+    "check_float",
+    "check_int",
+    "check_seeds",
+    "check_widths",
+    "with_overrides",
+]
 
 C = TypeVar("C")
 
@@ -69,6 +77,14 @@ def check_device(device: Any, func: str, name: str = "device") -> None:
         ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{func}: {name} {device!r} asked for, but torch sees no CUDA device here")
+
+
+def check_seeds(values: Any, func: str) -> tuple[int, ...]:
+    """Seeds: a non-empty sequence of ints >= 0, as a tuple."""
+    seeds = tuple(check_int(s, "seeds", func, minimum=0) for s in values)
+    if not seeds:
+        raise ValueError(f"{func}: seeds must hold at least one seed; got ()")
+    return seeds
 
 
 def check_widths(values: Any, name: str, func: str) -> tuple[int, ...]:

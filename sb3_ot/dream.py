@@ -24,7 +24,7 @@ import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
-from sb3_ot._args import check_choice, check_device, check_float, check_int, check_widths
+from sb3_ot._args import check_choice, check_device, check_float, check_int, check_seeds, check_widths
 from sb3_ot._files import atomic_write, write_text
 from sb3_ot._pipeline import Curve, finish_wandb, plot_curves, print_table, score_rows, start_wandb
 from sb3_ot.data import Trajectory, to_d3rlpy
@@ -112,9 +112,7 @@ class DreamConfig:
                 f"{func}: penalty applies to the ditto reward only (the OT wrappers replace the env's "
                 f"rewards); got penalty={self.penalty} with rewards {list(self.rewards)}"
             )
-        seeds = tuple(check_int(s, "seeds", func, minimum=0) for s in self.seeds)
-        if not seeds:
-            raise ValueError(f"{func}: seeds must hold at least one seed; got ()")
+        seeds = check_seeds(self.seeds, func)
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "wm_hidden", check_widths(self.wm_hidden, "wm_hidden", func))
         check_device(self.device, func)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sb3_ot._args import check_choice, check_device, check_float, check_int, check_widths
+from sb3_ot._args import check_choice, check_device, check_float, check_int, check_seeds, check_widths
 from sb3_ot._files import write_text
 from sb3_ot._pipeline import Curve, finish_wandb, plot_curves, print_table, score_rows, start_wandb
 from sb3_ot.data import to_d3rlpy
@@ -88,9 +88,7 @@ class ImitateConfig:
             raise ValueError(f"{func}: rewarders must name at least one of {list(REWARDERS)}; got ()")
         for r in rewarders:
             check_choice(r, "rewarders", func, REWARDERS)
-        seeds = tuple(check_int(s, "seeds", func, minimum=0) for s in self.seeds)
-        if not seeds:
-            raise ValueError(f"{func}: seeds must hold at least one seed; got ()")
+        seeds = check_seeds(self.seeds, func)
         object.__setattr__(self, "rewarders", rewarders)
         object.__setattr__(self, "seeds", seeds)
         for name in ("icvf_hidden", "hidden"):
