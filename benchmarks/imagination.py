@@ -187,11 +187,18 @@ def real_ppo_seconds(env_id: str, steps: int, seed: int) -> float:
     return (time.perf_counter() - t0) * 100_000 / steps
 
 
-def returns(env_id: str, seeds: list[int], out: Path, real_steps: int, rewards: list[str]) -> dict:
-    """``sb3-ot dream`` on ``env_id`` with its preset and ``rewards``, over ``seeds``; PPO timings."""
+def returns(
+    env_id: str, seeds: list[int], out: Path, real_steps: int, rewards: list[str], extra: dict
+) -> dict:
+    """``sb3-ot dream`` on ``env_id`` with its preset, ``rewards`` and ``extra`` settings (penalty,
+    bc_coef), over ``seeds``; PPO timings."""
     from sb3_ot.dream import DreamConfig, preset, run_dream
 
-    cfg = DreamConfig(**preset(env_id), rewards=tuple(rewards), seeds=tuple(seeds), out_dir=str(out / env_id))
+    extra = {k: v for k, v in extra.items() if v is not None}
+    name = env_id + "".join(f"_{k}{v:g}" for k, v in extra.items())
+    cfg = DreamConfig(
+        **(preset(env_id) | extra), rewards=tuple(rewards), seeds=tuple(seeds), out_dir=str(out / name)
+    )
     result = run_dream(cfg)
     result["real_ppo_seconds"] = real_ppo_seconds(env_id, real_steps, seeds[0])
     return result
@@ -216,7 +223,8 @@ def returns_markdown(r: dict, command: str) -> list[str]:
         f"World model on `{c['dataset']}` + {c['experts']} expert demos (the first whole episodes of the "
         f"`expert` dataset): latent {c['latent_dim']}, hidden {tuple(c['wm_hidden'])}, {c['n_heads']} heads, "
         f"{c['wm_updates']} updates. PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
-        f"{c['horizon']}, gamma {c['gamma']}. BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
+        f"{c['horizon']}, gamma {c['gamma']}; uncertainty penalty and BC term as the method names say. "
+        f"BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
         "",
         "| method | normalized score | seeds |",
         "|---|---|---|",
@@ -248,6 +256,12 @@ def main() -> None:
         "--rewards", nargs="+", default=["ditto", "ailot", "otr"], help="the returns section's rewards"
     )
     p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
+    p.add_argument(
+        "--penalty", type=float, default=None, help="uncertainty penalty (default: each reward's own)"
+    )
+    p.add_argument(
+        "--bc-coef", type=float, default=None, help="BC term (default: each reward's own; CMIL 10)"
+    )
     p.add_argument("--out", type=Path, default=Path("bench_dream"))
     args = p.parse_args()
     torch.manual_seed(args.seed)
@@ -261,9 +275,11 @@ def main() -> None:
         return
     if args.returns:
         for env_id in args.envs:
-            result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards)
-            if args.write:  # one block per env: envs run in parallel processes do not clobber each other
-                block = f"imagination_returns_{env_id}"
+            extra = {"penalty": args.penalty, "bc_coef": args.bc_coef}
+            result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra)
+            if args.write:  # one block per env and variant: parallel runs do not clobber each other
+                suffix = "".join(f"_{k}{v:g}" for k, v in extra.items() if v is not None)
+                block = f"imagination_returns_{env_id}{suffix}"
                 write_block(args.write, block, returns_markdown(result, command), "Benchmarks")
                 print(f"wrote {args.write}")
         return

@@ -189,6 +189,7 @@ def dream_config(args: argparse.Namespace):
         "ppo_steps": args.ppo_steps,
         "bc_steps": args.bc_steps,
         "penalty": args.penalty,
+        "bc_coef": args.bc_coef,
         "dataset_steps": args.dataset_steps,
         "expert_steps": args.expert_steps,
         "out_dir": args.out,
@@ -215,7 +216,11 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
         "env", nargs="?", default=None, metavar="ENV", help="Gymnasium env id (default Pendulum-v1)"
     )
     p.add_argument(
-        "--reward", nargs="+", choices=["ditto", "ailot", "otr"], default=None, help="default ditto"
+        "--reward",
+        nargs="+",
+        choices=["ditto", "ailot", "otr", "cmil", "gail"],
+        default=None,
+        help="default ditto; cmil: discriminator - 10 u + 10 BC (CMIL's); gail: D-GAIL",
     )
     p.add_argument("--dataset", default=None, choices=KINDS, help="the world model's data (default random)")
     p.add_argument("--experts", type=int, default=None, help="number of expert demonstrations (default 10)")
@@ -227,7 +232,13 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
         "--penalty",
         type=float,
         default=None,
-        help="ditto reward minus PENALTY x the model's uncertainty (CMIL: 10)",
+        help="reward minus PENALTY x the model's uncertainty (default: the reward's own, CMIL 10, others 0)",
+    )
+    p.add_argument(
+        "--bc-coef",
+        type=float,
+        default=None,
+        help="add BC_COEF x the BC loss on expert latents to PPO's updates (default: CMIL 10, others 0)",
     )
     p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
     p.add_argument("--expert-steps", type=int, default=None, help="expert training steps")

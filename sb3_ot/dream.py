@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -35,15 +36,29 @@ from sb3_ot.datasets.demos import DatasetWithDemos, load_with_demos
 from sb3_ot.datasets.kinds import KINDS
 from sb3_ot.encoders import IdentityEncoder
 from sb3_ot.integrations.d3rlpy import d3rlpy_device, make_algo, train_offline
-from sb3_ot.rewards import AILOTRewarder, LatentRewarder, OTRRewarder
+from sb3_ot.rewards import AdversarialRewarder, AILOTRewarder, LatentRewarder, OTRRewarder
 from sb3_ot.world_models import ImaginationStarts, ImaginationVecEnv, LatentObservationWrapper, WorldModel
-from sb3_ot.wrappers import OTRewardCallback, OTRewardVecEnvWrapper
+from sb3_ot.wrappers import AdversarialRewardCallback, BCTermCallback, OTRewardCallback, OTRewardVecEnvWrapper
 
 __all__ = ["ENV_PRESETS", "DreamConfig", "preset", "run_dream"]
 
-REWARDS = ("ditto", "ailot", "otr")
-METHODS = {"ditto": "PPO + DITTO", "ailot": "PPO + AILOT (latent)", "otr": "PPO + OTR (latent)"}
+REWARDS = ("ditto", "ailot", "otr", "cmil", "gail")
+METHODS = {
+    "ditto": "PPO + DITTO", "ailot": "PPO + AILOT (latent)", "otr": "PPO + OTR (latent)",
+    "cmil": "PPO + CMIL", "gail": "PPO + D-GAIL",
+}  # fmt: skip
+#: Each reward's own (uncertainty penalty, BC term) when the config leaves them None: CMIL's are its
+#: paper's (lambda 10, BC x 10); the OT rewards take neither (their wrapper replaces the env's rewards).
+METHOD_DEFAULTS = {
+    "ditto": (0.0, 0.0),
+    "ailot": (0.0, 0.0),
+    "otr": (0.0, 0.0),
+    "cmil": (10.0, 10.0),
+    "gail": (0.0, 0.0),
+}
+ADVERSARIAL = ("cmil", "gail")
 BASELINES = ("BC (expert demos)", "D-BC (expert latents)")
+BC_PRETRAIN = 100  # CMIL's pure BC steps before the actor-critic starts (with bc_coef > 0)
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,11 @@ class DreamConfig:
     sizes are ``latent_dim``, ``wm_hidden``, ``n_heads`` (trained ``wm_updates`` updates, batch
     ``wm_batch``, ``wm_lr``); PPO runs ``ppo_steps`` imagined steps over ``n_envs`` envs of ``horizon``
     steps, discount ``gamma`` (DITTO: 15 steps, 0.95), evaluated in the real env every ``eval_every``;
-    ``penalty`` > 0 subtracts ``penalty * uncertainty`` from every imagined reward (CMIL's lambda, 10).
+    ``penalty`` > 0 subtracts ``penalty * uncertainty`` from every imagined reward (CMIL's lambda, 10);
+    ``bc_coef`` > 0 adds CMIL's behaviour-cloning term on the expert latents to PPO's updates
+    (:class:`~sb3_ot.wrappers.BCTermCallback`, after ``BC_PRETRAIN`` pure BC steps; CMIL: 10). Left
+    ``None``, each reward takes its own (:data:`METHOD_DEFAULTS`: CMIL 10 and 10, the others 0).
+    ``cmil`` rewards ``D(z, a)`` (a discriminator trained while PPO learns), ``gail`` ``-log(1 - D)``.
     BC and D-BC train ``bc_steps`` updates (d3rlpy BC).
     """
 
@@ -78,7 +97,8 @@ class DreamConfig:
     n_envs: int = 64
     horizon: int = 15
     gamma: float = 0.95
-    penalty: float = 0.0
+    penalty: float | None = None
+    bc_coef: float | None = None
     eval_every: int = 50_000
     bc_steps: int = 2000
     n_eval_episodes: int = 10
@@ -105,12 +125,14 @@ class DreamConfig:
             )
         check_float(self.wm_lr, "wm_lr", func)
         check_float(self.gamma, "gamma", func, low=0.0, high=1.0)
-        check_float(self.penalty, "penalty", func, low=0.0, low_open=False)
+        for name in ("penalty", "bc_coef"):
+            if getattr(self, name) is not None:
+                check_float(getattr(self, name), name, func, low=0.0, low_open=False)
         object.__setattr__(self, "rewards", _names(self.rewards, "rewards", func, REWARDS, allow_empty=True))
-        if self.penalty and set(self.rewards) - {"ditto"}:  # after _names: a str is one reward, not letters
+        if self.penalty and set(self.rewards) & {"ailot", "otr"}:  # after _names: a str is one reward
             raise ValueError(
-                f"{func}: penalty applies to the ditto reward only (the OT wrappers replace the env's "
-                f"rewards); got penalty={self.penalty} with rewards {list(self.rewards)}"
+                f"{func}: penalty applies to the per-step rewards only (ditto, cmil, gail; the OT wrappers "
+                f"replace the env's rewards); got penalty={self.penalty} with rewards {list(self.rewards)}"
             )
         seeds = check_seeds(self.seeds, func)
         object.__setattr__(self, "seeds", seeds)
@@ -184,19 +206,29 @@ def _expert_latents(wm: Any, data: DatasetWithDemos) -> list[Any]:
 
 
 def _imagination(
-    cfg: DreamConfig, wm: Any, starts: Any, reward: str, seed: int, data: DatasetWithDemos
-) -> Any:
-    """The imagined envs PPO trains in: DITTO's per-step reward, or OT rewards at each episode's end
-    (an :class:`~sb3_ot.wrappers.OTRewardVecEnvWrapper` on latents; its callback writes them in)."""
+    cfg: DreamConfig, wm: Any, starts: Any, reward: str, seed: int, data: DatasetWithDemos,
+    latent_demos: list[Trajectory],
+) -> Any:  # fmt: skip
+    """The imagined envs PPO trains in: DITTO's or the discriminator's per-step reward, or OT rewards at
+    each episode's end (an :class:`~sb3_ot.wrappers.OTRewardVecEnvWrapper` on latents; its callback
+    writes them in)."""
     real = make_env(cfg.env)
     space = real.action_space
     real.close()
-    per_step = LatentRewarder(starts.latents) if reward == "ditto" else None  # OT: the wrapper's
+    per_step: Any = None  # OT: the wrapper's
+    if reward == "ditto":
+        per_step = LatentRewarder(starts.latents)
+    elif reward in ADVERSARIAL:
+        n_actions = int(space.n) if isinstance(space, spaces.Discrete) else None
+        form = "prob" if reward == "cmil" else "gail"
+        per_step = AdversarialRewarder(
+            latent_demos, n_actions=n_actions, form=form, seed=seed, device=cfg.device
+        )
     venv = ImaginationVecEnv(
         wm, starts, per_step, cfg.n_envs, cfg.horizon, "latent", action_space=space,
-        uncertainty_penalty=cfg.penalty, seed=seed,
+        uncertainty_penalty=_extras(cfg, reward)[0], seed=seed,
     )  # fmt: skip
-    if reward == "ditto":
+    if per_step is not None:
         return venv
     rewarder = (
         AILOTRewarder(IdentityEncoder(), device=cfg.device)
@@ -229,20 +261,38 @@ def _evaluator(
 
 
 def _method(cfg: DreamConfig, reward: str) -> str:
-    """The table's name of PPO on ``reward`` (with the uncertainty penalty, when there is one)."""
-    return METHODS[reward] + (f" - {cfg.penalty:g} u" if cfg.penalty else "")
+    """The table's name of PPO on ``reward`` (with the uncertainty penalty and the BC term, when set)."""
+    penalty, bc_coef = _extras(cfg, reward)
+    return (
+        METHODS[reward] + (f" - {penalty:g} u" if penalty else "") + (f" + {bc_coef:g} BC" if bc_coef else "")
+    )
+
+
+def _extras(cfg: DreamConfig, reward: str) -> tuple[float, float]:
+    """``(penalty, bc_coef)`` of ``reward``: the config's, else the reward's own (:data:`METHOD_DEFAULTS`)."""
+    penalty, bc_coef = METHOD_DEFAULTS[reward]
+    return (
+        penalty if cfg.penalty is None else cfg.penalty,
+        bc_coef if cfg.bc_coef is None else cfg.bc_coef,
+    )
 
 
 def _train_dreamer(
     cfg: DreamConfig, venv: Any, reward: str, seed: int, evaluate: Callable[[Any], tuple[float, float]],
-    log: Callable | None,
+    log: Callable | None, latent_demos: list[Trajectory],
 ) -> tuple[Curve, float]:  # fmt: skip
-    """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns;
-    the curve and PPO's own seconds (evaluations excluded)."""
+    """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns
+    (and with the BC term on ``latent_demos`` if ``bc_coef``); the curve and PPO's own seconds
+    (evaluations excluded)."""
     evaluation = _RealEnvEval(_method(cfg, reward), cfg.eval_every, evaluate, log)
     callbacks: list[BaseCallback] = [evaluation]
-    if reward != "ditto":  # OT rewards arrive at each episode's end, through this callback
+    if reward in ("ailot", "otr"):  # OT rewards arrive at each episode's end, through this callback
         callbacks.insert(0, OTRewardCallback())
+    if reward in ADVERSARIAL:  # the discriminator learns at each rollout's end
+        callbacks.insert(0, AdversarialRewardCallback(venv.reward))
+    bc_coef = _extras(cfg, reward)[1]
+    if bc_coef:
+        callbacks.insert(0, BCTermCallback(latent_demos, coef=bc_coef, pretrain_steps=BC_PRETRAIN, seed=seed))
     # one rollout of ~2048 imagined steps (at least an episode per env), never more than the budget
     n_steps = max(1, min(max(cfg.horizon, 2048 // cfg.n_envs), cfg.ppo_steps // cfg.n_envs))
     model = PPO(
@@ -330,14 +380,16 @@ def _train_dreamers(
     """PPO in imagination for every reward and seed; also PPO's seconds per 100k imagined steps (median
     over seeds, real-env evaluations excluded)."""
     starts = ImaginationStarts.from_trajectories(wm, data.demos)
+    latent_demos = wm.latent_trajectories(data.demos_with_actions)  # BC term, discriminators
     curves: dict[str, list[Curve]] = {}
     seconds: dict[str, list[float]] = {}
     for reward in cfg.rewards:
         name = _method(cfg, reward)
         for seed in cfg.seeds:
             echo(f"training {name} (seed {seed}) for {cfg.ppo_steps} imagined steps")
-            venv = _imagination(cfg, wm, starts, reward, seed, data)
-            curve, secs = _train_dreamer(cfg, venv, reward, seed, _evaluator(cfg, wm, data.ref, seed), log)
+            venv = _imagination(cfg, wm, starts, reward, seed, data, latent_demos)
+            evaluate = _evaluator(cfg, wm, data.ref, seed)
+            curve, secs = _train_dreamer(cfg, venv, reward, seed, evaluate, log, latent_demos)
             curves.setdefault(name, []).append(curve)
             seconds.setdefault(name, []).append(secs)
     return curves, {k: float(np.median(v)) * 100_000 / cfg.ppo_steps for k, v in seconds.items()}

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sb3_ot.cli import build_parser, dream_config, main
-from sb3_ot.dream import DreamConfig, run_dream
+from sb3_ot.dream import DreamConfig, _method, run_dream
 
 
 def test_cli_arguments_make_the_config():
@@ -34,7 +34,7 @@ def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, 
     monkeypatch.setenv("WANDB_SILENT", "true")
     torch.set_num_threads(1)
     cfg = DreamConfig(
-        env="Pendulum-v1", dataset="medium", experts=1, rewards=("ditto", "ailot", "otr"),
+        env="Pendulum-v1", dataset="medium", experts=1, rewards=("ditto", "ailot", "otr", "cmil", "gail"),
         dataset_steps=400, expert_steps=300, latent_dim=8, wm_hidden=(16, 16), n_heads=2, wm_updates=20,
         ppo_steps=256, n_envs=16, eval_every=128, bc_steps=8, n_eval_episodes=1,
         out_dir=str(tmp_path / "out"), wandb=True, progress=False,
@@ -42,7 +42,8 @@ def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, 
     result = run_dream(cfg)
     out = capsys.readouterr().out
     methods = ["BC (expert demos)", "D-BC (expert latents)", "PPO + DITTO", "PPO + AILOT (latent)"]
-    methods += ["PPO + OTR (latent)", "expert demos", "random (ref_min)", "expert (ref_max)"]
+    methods += ["PPO + OTR (latent)", "PPO + CMIL - 10 u + 10 BC", "PPO + D-GAIL"]
+    methods += ["expert demos", "random (ref_min)", "expert (ref_max)"]
     assert [r["method"] for r in result["rows"]] == methods
     for method in methods:
         assert method in out
@@ -55,6 +56,8 @@ def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, 
         "PPO + DITTO",
         "PPO + AILOT (latent)",
         "PPO + OTR (latent)",
+        "PPO + CMIL - 10 u + 10 BC",
+        "PPO + D-GAIL",
     }
     for png in ("learning_curves.png", "model_vs_real.png"):
         assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
@@ -74,12 +77,21 @@ def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
     assert main(["dream", "--ppo-steps", "-5"]) == 2
     assert "DreamConfig: ppo_steps must be a positive int; got -5" in capsys.readouterr().err
     assert not (tmp_path / "home").exists() and not (tmp_path / "minari").exists()  # nothing was built
-    with pytest.raises(ValueError, match=r"DreamConfig: rewards must be one of \['ditto', 'ailot', 'otr'\]"):
-        DreamConfig(rewards=("gail",))
-    with pytest.raises(ValueError, match="DreamConfig: penalty applies to the ditto reward only"):
+    with pytest.raises(
+        ValueError, match=r"DreamConfig: rewards must be one of \['ditto', 'ailot', 'otr', 'cmil'"
+    ):
+        DreamConfig(rewards=("wgan",))
+    with pytest.raises(ValueError, match="DreamConfig: penalty applies to the per-step rewards only"):
         DreamConfig(rewards=("ditto", "otr"), penalty=10.0)
     assert DreamConfig(rewards="ditto", penalty=10.0).rewards == ("ditto",)  # a str is one reward
     assert dream_config(build_parser().parse_args(["dream", "--penalty", "10"])).penalty == 10.0
+    assert dream_config(build_parser().parse_args(["dream", "--bc-coef", "10"])).bc_coef == 10.0
+    assert _method(DreamConfig(penalty=10.0, bc_coef=10.0), "ditto") == "PPO + DITTO - 10 u + 10 BC"
+    assert _method(DreamConfig(), "cmil") == "PPO + CMIL - 10 u + 10 BC"  # CMIL's own settings
+    assert _method(DreamConfig(penalty=0.0), "cmil") == "PPO + CMIL + 10 BC"  # CMIL without the penalty
+    assert _method(DreamConfig(), "gail") == "PPO + D-GAIL"
+    with pytest.raises(ValueError, match=r"DreamConfig: bc_coef must be a finite number in \[0, inf\)"):
+        DreamConfig(bc_coef=-1.0)
     with pytest.raises(ValueError, match="DreamConfig: gamma must be"):
         DreamConfig(gamma=1.5)
     with pytest.raises(ValueError, match="DreamConfig: latent_dim must be >= 2"):

@@ -202,7 +202,9 @@ class ImaginationVecEnv(VecEnv):
         stepped with: Box ``[n, act_dim]`` float, Discrete ``[n]`` long; ``episode`` indexes ``starts``;
         ``time = start_time + k`` is the expert latent that imagined step ``k`` (1-based) compares with.
         ``None``: reward 0, for a wrapper that supplies the rewards (e.g. ``OTRewardVecEnvWrapper`` on
-        latents: OT rewards at each imagined episode's end).
+        latents: OT rewards at each imagined episode's end). A reward with ``needs_state = True`` (e.g.
+        :class:`~sb3_ot.rewards.AdversarialRewarder`, a discriminator on ``(z_t, a_t)``) also gets the
+        latents before the step as the keyword ``z``.
     n_envs, horizon : int
         Number of envs; steps per imagined episode (DITTO: 15).
     observation : "latent" or "decoded"
@@ -373,7 +375,10 @@ class ImaginationVecEnv(VecEnv):
         """The reward callable on all rows, checked: ``[n]`` finite, as float32 numpy."""
         if self.reward is None:
             return np.zeros(self.num_envs, np.float32)
-        r = self.reward(z_next, a, self._episode, time)
+        if getattr(self.reward, "needs_state", False):  # e.g. a discriminator on (z_t, a_t)
+            r = self.reward(z_next, a, self._episode, time, z=self._z)
+        else:
+            r = self.reward(z_next, a, self._episode, time)
         r = r.detach().to("cpu") if isinstance(r, torch.Tensor) else torch.as_tensor(np.asarray(r))
         if tuple(r.shape) != (self.num_envs,):
             raise ValueError(
