@@ -14,6 +14,10 @@ plus the env layer: starts, the DITTO reward, truncation, auto-resets, infos), a
 gymnasium ``SyncVectorEnv`` of ``n`` envs with random actions. The model has the default size (latent 64,
 (256, 256), 5 heads); its weights do not change the cost, so it is fitted for a few updates only.
 
+**Uncertainty ranking** (``--uncertainty``, issue 14). A model fitted on one kind of data (narrow: the
+expert's); on held-out and other data, does CMIL's ``u`` (the heads' disagreement) rank its real k-step
+error? Spearman's rank correlation per k.
+
 **Returns** (``--returns``). ``sb3-ot dream``'s whole job per env (its per-env preset,
 :data:`sb3_ot.dream.ENV_PRESETS`): the world model, PPO trained only in imagination with DITTO's reward
 and with AILOT/OTR on latents, BC on the expert demonstrations and D-BC on their latents, all scored in
@@ -23,6 +27,7 @@ steps in imagination and in the real env (the same PPO settings; the real env as
 Usage: python benchmarks/imagination.py [--envs Pendulum-v1] [--updates 2000] [--write docs/benchmarks.md]
        python benchmarks/imagination.py --returns --envs Pendulum-v1 HalfCheetah-v5 [--seeds 0 1 2] [--write ...]
        python benchmarks/imagination.py --throughput [--env HalfCheetah-v5] [--write docs/benchmarks.md]
+       python benchmarks/imagination.py --uncertainty --envs Pendulum-v1 [--train-kind expert] [--write ...]
 """
 
 from __future__ import annotations
@@ -42,6 +47,93 @@ from sb3_ot.world_models import WorldModel
 
 #: A model small enough to fit in minutes on 2 CPU cores (the defaults are sized for a GPU or patience).
 CPU_PRESET = {"latent_dim": 32, "hidden": (128, 128), "n_heads": 5, "batch_size": 128, "lr": 1e-3}
+
+
+def _provenance(command: str) -> list[str]:
+    """The lines under a block's title: command, date, machine (blank lines around)."""
+    return [
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {dt.date.today().isoformat()}  ",
+        f"Machine: {machine()}",
+        "",
+    ]
+
+
+def _ranking_pairs(model: WorldModel, obs: np.ndarray, acts: np.ndarray, ks: list[int]) -> dict:
+    """One episode's ``{k: (mean u along the k-step open-loop rollout [rows], its real error [rows])}``."""
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    o = torch.as_tensor(obs, dtype=torch.float32)
+    a_all = torch.as_tensor(np.asarray(acts, np.float32).reshape(len(acts), -1))
+    z, u_sum, n = model.encode(o[:-1]), torch.zeros(len(acts)), len(acts)
+    for j in range(1, min(max(ks), n) + 1):
+        rows = n - j + 1  # rollouts from t = 0 .. rows-1 still inside the episode
+        a = a_all[j - 1 : j - 1 + rows]
+        u_sum = u_sum[:rows] + model.uncertainty(z[:rows], a)
+        z = model.next(z[:rows], a, head="mean")
+        if j in ks:
+            err = ((model.decode(z) - o[j : j + rows]) ** 2).mean(-1)
+            out[j] = ((u_sum / j).numpy(), err.numpy())
+    return out
+
+
+def uncertainty_ranking(env_id: str, train_kind: str, test_kinds: list[str], updates: int, seed: int) -> dict:
+    """Does ``u`` rank the model's real error? Fit the CPU-preset model on ``train_kind`` data; on its
+    held-out episodes and on up to 20 episodes of each ``test_kinds`` dataset, the heads' disagreement
+    averaged along each k-step open-loop rollout (the true actions) against that rollout's real squared
+    error; Spearman's rank correlation per k, pooled and per source."""
+    from scipy.stats import spearmanr
+
+    from sb3_ot.data.minari_io import load_trajectories
+    from sb3_ot.datasets import build_dataset
+
+    ks = [1, 5, 15]
+    train = load_trajectories(build_dataset(env_id, train_kind, seed=seed))
+    model = WorldModel(seed=seed, **CPU_PRESET).fit(train, n_updates=updates, progress=True)
+    sources = {f"{train_kind} (held out)": model._heldout}
+    for kind in test_kinds:
+        sources[kind] = load_trajectories(build_dataset(env_id, kind, seed=seed))[:20]
+    pooled: dict[int, list] = {k: [[], []] for k in ks}
+    per_source: dict[str, dict[int, float]] = {}
+    for name, trajs in sources.items():
+        mine: dict[int, list] = {k: [[], []] for k in ks}
+        for t in trajs:
+            for k, (u, err) in _ranking_pairs(model, t.observations(), t.acts, ks).items():
+                for acc in (mine[k], pooled[k]):
+                    acc[0].append(u)
+                    acc[1].append(err)
+        per_source[name] = {
+            k: float(spearmanr(np.concatenate(u), np.concatenate(e))[0]) for k, (u, e) in mine.items() if u
+        }
+    rho = {k: float(spearmanr(np.concatenate(u), np.concatenate(e))[0]) for k, (u, e) in pooled.items() if u}
+    print(f"{env_id}: Spearman(u, real k-step error) pooled {rho}; per source {per_source}")
+    return {
+        "env": env_id,
+        "train": train_kind,
+        "tests": test_kinds,
+        "updates": updates,
+        "rho": rho,
+        "per_source": per_source,
+    }
+
+
+def uncertainty_markdown(results: list[dict], command: str) -> list[str]:
+    lines = [
+        "## Does the ensemble's disagreement rank the world model's error? (`benchmarks/imagination.py --uncertainty`)",
+        *_provenance(command),
+        f"`WorldModel` with the CPU preset {CPU_PRESET}, fitted on one dataset kind; on its held-out episodes and "
+        "on 20 episodes of other kinds, each k-step open-loop rollout (the true actions, ensemble mean) gives "
+        "`u` (CMIL's disagreement, averaged over the rollout's steps) and its real squared error per observation "
+        "dim after k steps. Spearman's rank correlation between the two, over all rollouts pooled and per source.",
+        "",
+        "| env | model data | k | Spearman pooled | per source |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        for k, rho in r["rho"].items():
+            per = ", ".join(f"{name} {v[k]:.2f}" for name, v in r["per_source"].items() if k in v)
+            lines.append(f"| {r['env']} | {r['train']} ({r['updates']} updates) | {k} | {rho:.2f} | {per} |")
+    return lines
 
 
 def model_errors(env_id: str, episodes: int, steps: int, updates: int, seed: int) -> dict:
@@ -68,11 +160,7 @@ def model_errors(env_id: str, episodes: int, steps: int, updates: int, seed: int
 def markdown(results: list[dict], command: str) -> list[str]:
     lines = [
         "## World-model k-step prediction error (`benchmarks/imagination.py`)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *_provenance(command),
         f"`WorldModel` with the CPU preset {CPU_PRESET}, fitted on uniform-random rollouts; held-out "
         "episodes (10%). Mean squared error per observation dimension of the open-loop k-step prediction "
         "(encode o_t, k steps of the ensemble mean with the true actions, decode) beside repeating o_t.",
@@ -153,11 +241,7 @@ def throughput(env_id: str, sizes: list[int], repeats: int, seed: int) -> list[d
 def throughput_markdown(rows: list[dict], env_id: str, repeats: int, command: str) -> list[str]:
     lines = [
         "## Imagination throughput (`benchmarks/imagination.py --throughput`)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *_provenance(command),
         f"Transitions per second (median of {repeats} alternating repeats). `WorldModel` at its default size "
         f"(latent 64, (256, 256), 5 heads) fitted on {env_id} data; the imagination env uses the DITTO reward "
         f"and horizon 15; the real env is a gymnasium `SyncVectorEnv` of {env_id} with random actions. "
@@ -209,11 +293,7 @@ def returns_markdown(r: dict, command: str) -> list[str]:
     c = r["config"]
     lines = [
         f"## Imitation in a world model: {c['env']} (`benchmarks/imagination.py --returns`)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *_provenance(command),
         "`sb3-ot dream` with the env's preset (`sb3_ot.dream.ENV_PRESETS`); no policy touches the real env "
         "while it learns (PPO only in imagination; BC/D-BC offline), all are scored there, D4RL normalized "
         "(100 * (return - random) / (expert - random)): mean ± standard error over seeds of the final "
@@ -251,6 +331,9 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--returns", action="store_true", help="the real-env returns section instead")
+    p.add_argument("--uncertainty", action="store_true", help="the uncertainty-ranking section instead")
+    p.add_argument("--train-kind", default="expert", help="the uncertainty section's model data")
+    p.add_argument("--test-kinds", nargs="+", default=["random", "medium"], help="its other test data")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument(
         "--rewards", nargs="+", default=["ditto", "ailot", "otr"], help="the returns section's rewards"
@@ -271,6 +354,17 @@ def main() -> None:
         if args.write:
             lines = throughput_markdown(rows, args.env, args.repeats, command)
             write_block(args.write, "imagination_throughput", lines, "Benchmarks")
+            print(f"wrote {args.write}")
+        return
+    if args.uncertainty:
+        results = [
+            uncertainty_ranking(e, args.train_kind, args.test_kinds, args.updates, args.seed)
+            for e in args.envs
+        ]
+        if args.write:
+            write_block(
+                args.write, "imagination_uncertainty", uncertainty_markdown(results, command), "Benchmarks"
+            )
             print(f"wrote {args.write}")
         return
     if args.returns:

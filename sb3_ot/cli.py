@@ -190,6 +190,7 @@ def dream_config(args: argparse.Namespace):
         "bc_steps": args.bc_steps,
         "penalty": args.penalty,
         "bc_coef": args.bc_coef,
+        "starts": args.starts,
         "dataset_steps": args.dataset_steps,
         "expert_steps": args.expert_steps,
         "out_dir": args.out,
@@ -239,6 +240,12 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="add BC_COEF x the BC loss on expert latents to PPO's updates (default: CMIL 10, others 0)",
+    )
+    p.add_argument(
+        "--starts",
+        default=None,
+        choices=["expert", "data"],
+        help="where imagined episodes start (default: the reward's own, CMIL data, others expert)",
     )
     p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
     p.add_argument("--expert-steps", type=int, default=None, help="expert training steps")

@@ -47,15 +47,17 @@ METHODS = {
     "ditto": "PPO + DITTO", "ailot": "PPO + AILOT (latent)", "otr": "PPO + OTR (latent)",
     "cmil": "PPO + CMIL", "gail": "PPO + D-GAIL",
 }  # fmt: skip
-#: Each reward's own (uncertainty penalty, BC term) when the config leaves them None: CMIL's are its
-#: paper's (lambda 10, BC x 10); the OT rewards take neither (their wrapper replaces the env's rewards).
+#: Each reward's own (uncertainty penalty, BC term, starts) when the config leaves them None: CMIL's are
+#: its code's (lambda 10, BC x 10, imagination from the dataset's states); DITTO and D-GAIL start at
+#: expert states; the OT rewards take no penalty nor BC term (their wrapper replaces the env's rewards).
 METHOD_DEFAULTS = {
-    "ditto": (0.0, 0.0),
-    "ailot": (0.0, 0.0),
-    "otr": (0.0, 0.0),
-    "cmil": (10.0, 10.0),
-    "gail": (0.0, 0.0),
+    "ditto": (0.0, 0.0, "expert"),
+    "ailot": (0.0, 0.0, "expert"),
+    "otr": (0.0, 0.0, "expert"),
+    "cmil": (10.0, 10.0, "data"),
+    "gail": (0.0, 0.0, "expert"),
 }
+STARTS = ("expert", "data")
 ADVERSARIAL = ("cmil", "gail")
 BASELINES = ("BC (expert demos)", "D-BC (expert latents)")
 BC_PRETRAIN = 100  # CMIL's pure BC steps before the actor-critic starts (with bc_coef > 0)
@@ -76,6 +78,8 @@ class DreamConfig:
     ``bc_coef`` > 0 adds CMIL's behaviour-cloning term on the expert latents to PPO's updates
     (:class:`~sb3_ot.wrappers.BCTermCallback`, after ``BC_PRETRAIN`` pure BC steps; CMIL: 10). Left
     ``None``, each reward takes its own (:data:`METHOD_DEFAULTS`: CMIL 10 and 10, the others 0).
+    ``starts``: where imagined episodes start, ``"expert"`` states (DITTO) or the ``"data"`` set's
+    (CMIL); ``None``: each reward's own.
     ``cmil`` rewards ``D(z, a)`` (a discriminator trained while PPO learns), ``gail`` ``-log(1 - D)``.
     BC and D-BC train ``bc_steps`` updates (d3rlpy BC).
     """
@@ -99,6 +103,7 @@ class DreamConfig:
     gamma: float = 0.95
     penalty: float | None = None
     bc_coef: float | None = None
+    starts: str | None = None
     eval_every: int = 50_000
     bc_steps: int = 2000
     n_eval_episodes: int = 10
@@ -129,6 +134,13 @@ class DreamConfig:
             if getattr(self, name) is not None:
                 check_float(getattr(self, name), name, func, low=0.0, low_open=False)
         object.__setattr__(self, "rewards", _names(self.rewards, "rewards", func, REWARDS, allow_empty=True))
+        if self.starts is not None:
+            check_choice(self.starts, "starts", func, STARTS)
+            if self.starts == "data" and "ditto" in self.rewards:
+                raise ValueError(
+                    f"{func}: starts='data' cannot pay the ditto reward (it compares each imagined step with "
+                    f"the expert's latent at the same offset from an expert start); got rewards {list(self.rewards)}"
+                )
         if self.penalty and set(self.rewards) & {"ailot", "otr"}:  # after _names: a str is one reward
             raise ValueError(
                 f"{func}: penalty applies to the per-step rewards only (ditto, cmil, gail; the OT wrappers "
@@ -261,20 +273,21 @@ def _evaluator(
 
 
 def _method(cfg: DreamConfig, reward: str) -> str:
-    """The table's name of PPO on ``reward`` (with the uncertainty penalty and the BC term, when set)."""
-    penalty, bc_coef = _extras(cfg, reward)
-    return (
+    """The table's name of PPO on ``reward`` (with the uncertainty penalty and the BC term, when set, and
+    the starts when they are not the reward's own)."""
+    penalty, bc_coef, starts = _extras(cfg, reward)
+    name = (
         METHODS[reward] + (f" - {penalty:g} u" if penalty else "") + (f" + {bc_coef:g} BC" if bc_coef else "")
     )
+    return name + (f" ({starts} starts)" if starts != METHOD_DEFAULTS[reward][2] else "")
 
 
-def _extras(cfg: DreamConfig, reward: str) -> tuple[float, float]:
-    """``(penalty, bc_coef)`` of ``reward``: the config's, else the reward's own (:data:`METHOD_DEFAULTS`)."""
-    penalty, bc_coef = METHOD_DEFAULTS[reward]
-    return (
-        penalty if cfg.penalty is None else cfg.penalty,
-        bc_coef if cfg.bc_coef is None else cfg.bc_coef,
-    )
+def _extras(cfg: DreamConfig, reward: str) -> tuple[float, float, str]:
+    """``(penalty, bc_coef, starts)`` of ``reward``: the config's, else the reward's own
+    (:data:`METHOD_DEFAULTS`)."""
+    own = METHOD_DEFAULTS[reward]
+    given = (cfg.penalty, cfg.bc_coef, cfg.starts)
+    return tuple(o if g is None else g for o, g in zip(own, given, strict=True))  # type: ignore[return-value]
 
 
 def _train_dreamer(
@@ -379,7 +392,7 @@ def _train_dreamers(
 ) -> tuple[dict[str, list[Curve]], dict[str, float]]:
     """PPO in imagination for every reward and seed; also PPO's seconds per 100k imagined steps (median
     over seeds, real-env evaluations excluded)."""
-    starts = ImaginationStarts.from_trajectories(wm, data.demos)
+    expert_starts = ImaginationStarts.from_trajectories(wm, data.demos)
     latent_demos = wm.latent_trajectories(data.demos_with_actions)  # BC term, discriminators
     curves: dict[str, list[Curve]] = {}
     seconds: dict[str, list[float]] = {}
@@ -387,6 +400,8 @@ def _train_dreamers(
         name = _method(cfg, reward)
         for seed in cfg.seeds:
             echo(f"training {name} (seed {seed}) for {cfg.ppo_steps} imagined steps")
+            from_data = _extras(cfg, reward)[2] == "data"
+            starts = ImaginationStarts.from_trajectories(wm, data.trajs) if from_data else expert_starts
             venv = _imagination(cfg, wm, starts, reward, seed, data, latent_demos)
             evaluate = _evaluator(cfg, wm, data.ref, seed)
             curve, secs = _train_dreamer(cfg, venv, reward, seed, evaluate, log, latent_demos)

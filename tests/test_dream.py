@@ -90,6 +90,13 @@ def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
     assert _method(DreamConfig(), "cmil") == "PPO + CMIL - 10 u + 10 BC"  # CMIL's own settings
     assert _method(DreamConfig(penalty=0.0), "cmil") == "PPO + CMIL + 10 BC"  # CMIL without the penalty
     assert _method(DreamConfig(), "gail") == "PPO + D-GAIL"
+    assert _method(DreamConfig(rewards="gail", starts="data"), "gail") == "PPO + D-GAIL (data starts)"
+    assert (
+        dream_config(build_parser().parse_args(["dream", "--reward", "cmil", "--starts", "expert"])).starts
+        == "expert"
+    )
+    with pytest.raises(ValueError, match="DreamConfig: starts='data' cannot pay the ditto reward"):
+        DreamConfig(starts="data")
     with pytest.raises(ValueError, match=r"DreamConfig: bc_coef must be a finite number in \[0, inf\)"):
         DreamConfig(bc_coef=-1.0)
     with pytest.raises(ValueError, match="DreamConfig: gamma must be"):
