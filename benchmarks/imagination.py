@@ -63,7 +63,7 @@ def _provenance(command: str) -> list[str]:
 def _ranking_pairs(model: WorldModel, obs: np.ndarray, acts: np.ndarray, ks: list[int]) -> dict:
     """One episode's ``{k: (mean u along the k-step open-loop rollout [rows], its real error [rows])}``."""
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    o = torch.as_tensor(obs, dtype=torch.float32)
+    o = torch.as_tensor(np.array(obs, np.float32))  # a copy: trajectories' arrays are read-only
     a_all = torch.as_tensor(np.asarray(acts, np.float32).reshape(len(acts), -1))
     z, u_sum, n = model.encode(o[:-1]), torch.zeros(len(acts)), len(acts)
     for j in range(1, min(max(ks), n) + 1):
@@ -77,7 +77,9 @@ def _ranking_pairs(model: WorldModel, obs: np.ndarray, acts: np.ndarray, ks: lis
     return out
 
 
-def uncertainty_ranking(env_id: str, train_kind: str, test_kinds: list[str], updates: int, seed: int) -> dict:
+def uncertainty_ranking(
+    env_id: str, train_kind: str, test_kinds: list[str], updates: int, seed: int, expert_steps: int | None
+) -> dict:
     """Does ``u`` rank the model's real error? Fit the CPU-preset model on ``train_kind`` data; on its
     held-out episodes and on up to 20 episodes of each ``test_kinds`` dataset, the heads' disagreement
     averaged along each k-step open-loop rollout (the true actions) against that rollout's real squared
@@ -88,11 +90,13 @@ def uncertainty_ranking(env_id: str, train_kind: str, test_kinds: list[str], upd
     from sb3_ot.datasets import build_dataset
 
     ks = [1, 5, 15]
-    train = load_trajectories(build_dataset(env_id, train_kind, seed=seed))
+    train = load_trajectories(build_dataset(env_id, train_kind, seed=seed, expert_steps=expert_steps))
     model = WorldModel(seed=seed, **CPU_PRESET).fit(train, n_updates=updates, progress=True)
     sources = {f"{train_kind} (held out)": model._heldout}
     for kind in test_kinds:
-        sources[kind] = load_trajectories(build_dataset(env_id, kind, seed=seed))[:20]
+        sources[kind] = load_trajectories(build_dataset(env_id, kind, seed=seed, expert_steps=expert_steps))[
+            :20
+        ]
     pooled: dict[int, list] = {k: [[], []] for k in ks}
     per_source: dict[str, dict[int, float]] = {}
     for name, trajs in sources.items():
@@ -279,7 +283,7 @@ def returns(
     from sb3_ot.dream import DreamConfig, preset, run_dream
 
     extra = {k: v for k, v in extra.items() if v is not None}
-    name = env_id + "".join(f"_{k}{v:g}" for k, v in extra.items())
+    name = env_id + "".join(f"_{k}{v}" for k, v in extra.items())
     cfg = DreamConfig(
         **(preset(env_id) | extra), rewards=tuple(rewards), seeds=tuple(seeds), out_dir=str(out / name)
     )
@@ -334,11 +338,15 @@ def main() -> None:
     p.add_argument("--uncertainty", action="store_true", help="the uncertainty-ranking section instead")
     p.add_argument("--train-kind", default="expert", help="the uncertainty section's model data")
     p.add_argument("--test-kinds", nargs="+", default=["random", "medium"], help="its other test data")
+    p.add_argument(
+        "--expert-steps", type=int, default=None, help="the datasets' expert budget (default: the env's)"
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument(
         "--rewards", nargs="+", default=["ditto", "ailot", "otr"], help="the returns section's rewards"
     )
     p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
+    p.add_argument("--dataset", default=None, help="the world model's data kind (default: the env's preset)")
     p.add_argument(
         "--penalty", type=float, default=None, help="uncertainty penalty (default: each reward's own)"
     )
@@ -358,7 +366,9 @@ def main() -> None:
         return
     if args.uncertainty:
         results = [
-            uncertainty_ranking(e, args.train_kind, args.test_kinds, args.updates, args.seed)
+            uncertainty_ranking(
+                e, args.train_kind, args.test_kinds, args.updates, args.seed, args.expert_steps
+            )
             for e in args.envs
         ]
         if args.write:
@@ -369,10 +379,13 @@ def main() -> None:
         return
     if args.returns:
         for env_id in args.envs:
-            extra = {"penalty": args.penalty, "bc_coef": args.bc_coef}
+            extra = {"penalty": args.penalty, "bc_coef": args.bc_coef, "dataset": args.dataset}
             result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra)
             if args.write:  # one block per env and variant: parallel runs do not clobber each other
-                suffix = "".join(f"_{k}{v:g}" for k, v in extra.items() if v is not None)
+                # the DITTO / OT blocks keep their names; runs with other rewards or settings get their own
+                suffix = "".join(f"_{k}{v}" for k, v in extra.items() if v is not None)
+                if set(args.rewards) - {"ditto", "ailot", "otr"}:
+                    suffix = "_" + "-".join(args.rewards) + suffix
                 block = f"imagination_returns_{env_id}{suffix}"
                 write_block(args.write, block, returns_markdown(result, command), "Benchmarks")
                 print(f"wrote {args.write}")

@@ -293,10 +293,10 @@ def _extras(cfg: DreamConfig, reward: str) -> tuple[float, float, str]:
 def _train_dreamer(
     cfg: DreamConfig, venv: Any, reward: str, seed: int, evaluate: Callable[[Any], tuple[float, float]],
     log: Callable | None, latent_demos: list[Trajectory],
-) -> tuple[Curve, float]:  # fmt: skip
+) -> tuple[Curve, float, PPO]:  # fmt: skip
     """SB3 PPO on the imagined envs (DITTO's gamma and GAE lambda), evaluated in the real env as it learns
-    (and with the BC term on ``latent_demos`` if ``bc_coef``); the curve and PPO's own seconds
-    (evaluations excluded)."""
+    (and with the BC term on ``latent_demos`` if ``bc_coef``); the curve, PPO's own seconds (evaluations
+    excluded) and the trained model."""
     evaluation = _RealEnvEval(_method(cfg, reward), cfg.eval_every, evaluate, log)
     callbacks: list[BaseCallback] = [evaluation]
     if reward in ("ailot", "otr"):  # OT rewards arrive at each episode's end, through this callback
@@ -315,7 +315,7 @@ def _train_dreamer(
     t0 = time.perf_counter()
     model.learn(cfg.ppo_steps, callback=callbacks, progress_bar=cfg.progress)
     seconds = time.perf_counter() - t0 - evaluation.seconds
-    return evaluation.finish(model), seconds
+    return evaluation.finish(model), seconds, model
 
 
 class _RealEnvEval(BaseCallback):
@@ -388,10 +388,11 @@ def _train_baselines(
 
 
 def _train_dreamers(
-    cfg: DreamConfig, wm: Any, data: DatasetWithDemos, log: Callable | None, echo: Callable[[str], None]
-) -> tuple[dict[str, list[Curve]], dict[str, float]]:
-    """PPO in imagination for every reward and seed; also PPO's seconds per 100k imagined steps (median
-    over seeds, real-env evaluations excluded)."""
+    cfg: DreamConfig, wm: Any, data: DatasetWithDemos, out: Path, log: Callable | None,
+    echo: Callable[[str], None],
+) -> tuple[dict[str, list[Curve]], dict[str, float]]:  # fmt: skip
+    """PPO in imagination for every reward and seed, each policy (and discriminator) saved to ``out``;
+    also PPO's seconds per 100k imagined steps (median over seeds, real-env evaluations excluded)."""
     expert_starts = ImaginationStarts.from_trajectories(wm, data.demos)
     latent_demos = wm.latent_trajectories(data.demos_with_actions)  # BC term, discriminators
     curves: dict[str, list[Curve]] = {}
@@ -404,7 +405,17 @@ def _train_dreamers(
             starts = ImaginationStarts.from_trajectories(wm, data.trajs) if from_data else expert_starts
             venv = _imagination(cfg, wm, starts, reward, seed, data, latent_demos)
             evaluate = _evaluator(cfg, wm, data.ref, seed)
-            curve, secs = _train_dreamer(cfg, venv, reward, seed, evaluate, log, latent_demos)
+            curve, secs, model = _train_dreamer(cfg, venv, reward, seed, evaluate, log, latent_demos)
+            model.save(out / f"ppo_{reward}_seed{seed}.zip")
+            if reward in ADVERSARIAL:  # say how the discriminator ended: a collapsed one shows here
+                venv.reward.save(out / f"discriminator_{reward}_seed{seed}.pt")
+                m = venv.reward.metrics
+                echo(
+                    f"  discriminator: accuracy on expert {m['expert_accuracy']:.2f}, on imagined "
+                    f"{m['imagined_accuracy']:.2f}; D on expert {m['expert_d']:.2f}, on imagined {m['imagined_d']:.2f}"
+                )
+                if log is not None:
+                    log({f"{_method(cfg, reward)}/discriminator/{k}": v for k, v in m.items()})
             curves.setdefault(name, []).append(curve)
             seconds.setdefault(name, []).append(secs)
     return curves, {k: float(np.median(v)) * 100_000 / cfg.ppo_steps for k, v in seconds.items()}
@@ -469,7 +480,7 @@ def run_dream(cfg: DreamConfig, *, echo: Callable[[str], None] = print) -> dict[
     data = _load_data(cfg, echo)
     wm = _fit_world_model(cfg, data, out, echo)
     model_png = _plot_model_vs_real(wm, data.demos_with_actions[0], out / "model_vs_real.png", cfg.horizon)
-    dream_curves, ppo_seconds = _train_dreamers(cfg, wm, data, log, echo)
+    dream_curves, ppo_seconds = _train_dreamers(cfg, wm, data, out, log, echo)
     bc_curves = _train_baselines(cfg, wm, data, log, echo)
     rows = _table(bc_curves | dream_curves, data)
     print_table(rows, echo)

@@ -59,6 +59,11 @@ def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, 
         "PPO + CMIL - 10 u + 10 BC",
         "PPO + D-GAIL",
     }
+    assert "discriminator: accuracy on expert" in out  # CMIL's and D-GAIL's, said at the end
+    assert (tmp_path / "out" / "ppo_cmil_seed0.zip").exists()
+    from sb3_ot.rewards import AdversarialRewarder
+
+    assert AdversarialRewarder.load(tmp_path / "out" / "discriminator_gail_seed0.pt").config.form == "gail"
     for png in ("learning_curves.png", "model_vs_real.png"):
         assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
     from sb3_ot.world_models import WorldModel
