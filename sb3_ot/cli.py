@@ -191,6 +191,7 @@ def dream_config(args: argparse.Namespace):
         "penalty": args.penalty,
         "bc_coef": args.bc_coef,
         "starts": args.starts,
+        "world_model": args.world_model,
         "dataset_steps": args.dataset_steps,
         "expert_steps": args.expert_steps,
         "out_dir": args.out,
@@ -247,6 +248,7 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
         choices=["expert", "data"],
         help="where imagined episodes start (default: the reward's own, CMIL data, others expert)",
     )
+    p.add_argument("--world-model", default=None, help="a saved world model to use instead of fitting one")
     p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
     p.add_argument("--expert-steps", type=int, default=None, help="expert training steps")
     p.add_argument("--data-path", default=None)

@@ -112,6 +112,7 @@ class DreamConfig:
     wandb: bool = False
     progress: bool = True
     data_path: str | None = None
+    world_model: str | None = None  # a saved WorldModel to use instead of fitting one
 
     def __post_init__(self) -> None:
         func = "DreamConfig"
@@ -150,6 +151,10 @@ class DreamConfig:
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "wm_hidden", check_widths(self.wm_hidden, "wm_hidden", func))
         check_device(self.device, func)
+        if self.world_model is not None and not Path(self.world_model).is_file():
+            raise ValueError(
+                f"{func}: world_model must be a saved WorldModel file; {self.world_model!r} does not exist"
+            )
 
 
 #: Per-env settings of ``sb3-ot dream ENV`` (the embedded default is Pendulum-v1's); measured in
@@ -194,7 +199,21 @@ def _load_data(cfg: DreamConfig, echo: Callable[[str], None]) -> DatasetWithDemo
 
 
 def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: Callable[[str], None]) -> Any:
-    """The world model on all the data (dataset and demonstrations, as DITTO), saved to ``out``."""
+    """The world model on all the data (dataset and demonstrations, as DITTO), saved to ``out``; or the
+    saved one ``cfg.world_model`` names, checked against the env's observations and actions."""
+    if cfg.world_model is not None:
+        wm = WorldModel.load(cfg.world_model, device=cfg.device)
+        obs_dim, act = data.demos_with_actions[0].obs.shape[1], np.asarray(data.demos_with_actions[0].acts)
+        if wm.obs_dim != obs_dim or (
+            wm.act_kind == "box" and wm.act_size != act.reshape(len(act), -1).shape[1]
+        ):
+            raise ValueError(
+                f"DreamConfig: world_model {cfg.world_model!r} takes obs_dim {wm.obs_dim} and {wm.act_kind} "
+                f"actions of size {wm.act_size}; {cfg.env}'s demos have obs_dim {obs_dim} and actions {act.shape[1:]}"
+            )
+        errors = wm.prediction_error(data.demos_with_actions, ks=(1, 5, cfg.horizon))
+        echo(f"world model: loaded {cfg.world_model}; MSE per dim on the demos {_errors_text(errors)}")
+        return wm
     t0 = time.perf_counter()
     wm = WorldModel(
         seed=cfg.seeds[0], device=cfg.device, latent_dim=cfg.latent_dim, hidden=cfg.wm_hidden,
@@ -203,11 +222,16 @@ def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: 
     seconds = time.perf_counter() - t0
     wm.save(out / "world_model.pt")
     errors = wm.prediction_error(ks=(1, 5, cfg.horizon))
-    text = ", ".join(
+    echo(
+        f"world model: {cfg.wm_updates} updates in {seconds:.0f} s; held-out MSE per dim {_errors_text(errors)}"
+    )
+    return wm
+
+
+def _errors_text(errors: dict[int, dict[str, float]]) -> str:
+    return ", ".join(
         f"k={k}: {e['model']:.3g} (repeat last obs {e['repeat_last']:.3g})" for k, e in errors.items()
     )
-    echo(f"world model: {cfg.wm_updates} updates in {seconds:.0f} s; held-out MSE per dim {text}")
-    return wm
 
 
 def _expert_latents(wm: Any, data: DatasetWithDemos) -> list[Any]:
@@ -495,7 +519,7 @@ def run_dream(cfg: DreamConfig, *, echo: Callable[[str], None] = print) -> dict[
         "curves": bc_curves | dream_curves,
         "ppo_seconds_per_100k_steps": ppo_seconds,
         "seconds": total,
-        "world_model": str(out / "world_model.pt"),
+        "world_model": cfg.world_model or str(out / "world_model.pt"),
         "learning_curves_png": str(curves_png),
         "model_vs_real_png": str(model_png),
     }

@@ -4,6 +4,7 @@ steps for each reward, BC and D-BC, wandb offline."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -69,6 +70,16 @@ def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, 
     from sb3_ot.world_models import WorldModel
 
     assert WorldModel.load(tmp_path / "out" / "world_model.pt").config.latent_dim == 8
+    again = run_dream(
+        DreamConfig(
+            **(asdict(cfg) | {"rewards": ("ditto",), "world_model": str(tmp_path / "out" / "world_model.pt")})
+        )
+    )  # the saved model, not a new fit
+    assert (
+        "world model: loaded" in capsys.readouterr().out and again["rows"][0]["method"] == "BC (expert demos)"
+    )
+    with pytest.raises(ValueError, match="DreamConfig: world_model must be a saved WorldModel file"):
+        DreamConfig(world_model=str(tmp_path / "missing.pt"))
     assert list((tmp_path / "out" / "wandb").glob("offline-run-*"))
 
 
