@@ -276,8 +276,9 @@ def real_ppo_seconds(env_id: str, steps: int, seed: int) -> float:
 
 
 def returns(
-    env_id: str, seeds: list[int], out: Path, real_steps: int, rewards: list[str], extra: dict
-) -> dict:
+    env_id: str, seeds: list[int], out: Path, real_steps: int, rewards: list[str], extra: dict,
+    world_model: str | None = None,
+) -> dict:  # fmt: skip
     """``sb3-ot dream`` on ``env_id`` with its preset, ``rewards`` and ``extra`` settings (penalty,
     bc_coef), over ``seeds``; PPO timings."""
     from sb3_ot.dream import DreamConfig, preset, run_dream
@@ -285,7 +286,11 @@ def returns(
     extra = {k: v for k, v in extra.items() if v is not None}
     name = env_id + "".join(f"_{k}{v}" for k, v in extra.items())
     cfg = DreamConfig(
-        **(preset(env_id) | extra), rewards=tuple(rewards), seeds=tuple(seeds), out_dir=str(out / name)
+        **(preset(env_id) | extra),
+        rewards=tuple(rewards),
+        seeds=tuple(seeds),
+        out_dir=str(out / name),
+        world_model=world_model,
     )
     result = run_dream(cfg)
     result["real_ppo_seconds"] = real_ppo_seconds(env_id, real_steps, seeds[0])
@@ -306,7 +311,7 @@ def returns_markdown(r: dict, command: str) -> list[str]:
         "",
         f"World model on `{c['dataset']}` + {c['experts']} expert demos (the first whole episodes of the "
         f"`expert` dataset): latent {c['latent_dim']}, hidden {tuple(c['wm_hidden'])}, {c['n_heads']} heads, "
-        f"{c['wm_updates']} updates. PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
+        f"{c['wm_updates']} updates{' (' + c['world_model'] + ')' if c.get('world_model') else ''}. PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
         f"{c['horizon']}, gamma {c['gamma']}; uncertainty penalty and BC term as the method names say. "
         f"BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
         "",
@@ -346,6 +351,7 @@ def main() -> None:
         "--rewards", nargs="+", default=["ditto", "ailot", "otr"], help="the returns section's rewards"
     )
     p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
+    p.add_argument("--world-model", default=None, help="a saved world model of a run with the same settings")
     p.add_argument("--dataset", default=None, help="the world model's data kind (default: the env's preset)")
     p.add_argument(
         "--penalty", type=float, default=None, help="uncertainty penalty (default: each reward's own)"
@@ -380,7 +386,9 @@ def main() -> None:
     if args.returns:
         for env_id in args.envs:
             extra = {"penalty": args.penalty, "bc_coef": args.bc_coef, "dataset": args.dataset}
-            result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra)
+            result = returns(
+                env_id, args.seeds, args.out, args.real_steps, args.rewards, extra, args.world_model
+            )
             if args.write:  # one block per env and variant: parallel runs do not clobber each other
                 # the DITTO / OT blocks keep their names; runs with other rewards or settings get their own
                 suffix = "".join(f"_{k}{v}" for k, v in extra.items() if v is not None)
