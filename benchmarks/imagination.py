@@ -327,6 +327,21 @@ def returns_markdown(r: dict, command: str) -> list[str]:
     return lines
 
 
+def run_returns(args: argparse.Namespace, command: str) -> None:
+    """The ``--returns`` section for every env, each written to its own block."""
+    for env_id in args.envs:
+        extra = {"penalty": args.penalty, "bc_coef": args.bc_coef, "dataset": args.dataset}
+        result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra, args.world_model)
+        if args.write:  # one block per env and variant: parallel runs do not clobber each other
+            # the DITTO / OT blocks keep their names; runs with other rewards or settings get their own
+            suffix = "".join(f"_{k}{v}" for k, v in extra.items() if v is not None)
+            if set(args.rewards) - {"ditto", "ailot", "otr"}:
+                suffix = "_" + "-".join(args.rewards) + suffix
+            block = f"imagination_returns_{env_id}{suffix}"
+            write_block(args.write, block, returns_markdown(result, command), "Benchmarks")
+            print(f"wrote {args.write}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["Pendulum-v1"])
@@ -384,19 +399,7 @@ def main() -> None:
             print(f"wrote {args.write}")
         return
     if args.returns:
-        for env_id in args.envs:
-            extra = {"penalty": args.penalty, "bc_coef": args.bc_coef, "dataset": args.dataset}
-            result = returns(
-                env_id, args.seeds, args.out, args.real_steps, args.rewards, extra, args.world_model
-            )
-            if args.write:  # one block per env and variant: parallel runs do not clobber each other
-                # the DITTO / OT blocks keep their names; runs with other rewards or settings get their own
-                suffix = "".join(f"_{k}{v}" for k, v in extra.items() if v is not None)
-                if set(args.rewards) - {"ditto", "ailot", "otr"}:
-                    suffix = "_" + "-".join(args.rewards) + suffix
-                block = f"imagination_returns_{env_id}{suffix}"
-                write_block(args.write, block, returns_markdown(result, command), "Benchmarks")
-                print(f"wrote {args.write}")
+        run_returns(args, command)
         return
     results = [model_errors(e, args.episodes, args.steps, args.updates, args.seed) for e in args.envs]
     if args.write:
