@@ -5,6 +5,9 @@
 * :class:`EnsembleLinear` / :func:`ensemble_mlp` -- ``K`` independent MLPs evaluated in one batched
   matmul per layer: inputs ``[K, B, in]`` (or ``[B, in]``, shared by all members) -> ``[K, B, out]``.
 * :func:`polyak_update` -- ``target <- (1 - tau) target + tau online``, in place.
+* :func:`conv_encoder` / :func:`conv_decoder` / :func:`image_tensor` -- DreamerV2's 64 x 64 image CNNs
+  (the pixel world model's; CMIL's config: depth 48, encoder kernels 4, 4, 4, 4, decoder 5, 5, 6, 6,
+  stride 2, ELU) and the checked conversion of frames ``[..., C, 64, 64]`` to their input.
 """
 
 from __future__ import annotations
@@ -12,12 +15,24 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["EnsembleLayerNorm", "EnsembleLinear", "ensemble_mlp", "mlp", "polyak_update"]
+__all__ = [
+    "EnsembleLayerNorm",
+    "EnsembleLinear",
+    "conv_decoder",
+    "conv_encoder",
+    "ensemble_mlp",
+    "image_tensor",
+    "mlp",
+    "polyak_update",
+]
+
+IMAGE_SIZE = 64  # DreamerV2's (and DITTO's, CMIL's) frame size
 
 Norm = Literal["after", "before", "none"]
 
@@ -130,3 +145,56 @@ def polyak_update(online: nn.Module, target: nn.Module, tau: float) -> None:
         tp.lerp_(p, tau)
     for b, tb in zip(online.buffers(), target.buffers(), strict=True):
         tb.copy_(b)
+
+
+def conv_encoder(channels: int, depth: int = 48) -> nn.Sequential:
+    """``[B, channels, 64, 64] -> [B, 32 * depth]``: four stride-2 convolutions (kernel 4; widths depth x
+    1, 2, 4, 8; ELU), 64 -> 31 -> 14 -> 6 -> 2, flattened."""
+    layers: list[nn.Module] = []
+    in_ch = channels
+    for i in range(4):
+        layers += [nn.Conv2d(in_ch, depth * 2**i, 4, stride=2), nn.ELU()]
+        in_ch = depth * 2**i
+    return nn.Sequential(*layers, nn.Flatten())
+
+
+def conv_decoder(in_dim: int, channels: int, depth: int = 48) -> nn.Sequential:
+    """``[B, in_dim] -> [B, channels, 64, 64]``: a linear layer to ``32 * depth`` features at 1 x 1, then
+    four stride-2 transposed convolutions (kernels 5, 5, 6, 6; ELU between), 1 -> 5 -> 13 -> 30 -> 64."""
+    widths = [depth * 4, depth * 2, depth, channels]
+    layers: list[nn.Module] = [nn.Linear(in_dim, 32 * depth), nn.Unflatten(1, (32 * depth, 1, 1))]
+    in_ch = 32 * depth
+    for i, (kernel, width) in enumerate(zip((5, 5, 6, 6), widths, strict=True)):
+        layers.append(nn.ConvTranspose2d(in_ch, width, kernel, stride=2))
+        if i < 3:
+            layers.append(nn.ELU())
+        in_ch = width
+    return nn.Sequential(*layers)
+
+
+def image_tensor(frames: Any, channels: int, name: str, func: str) -> torch.Tensor:
+    """Frames ``[..., channels, 64, 64]`` (uint8 0..255, channels first, as SB3's ``VecTransposeImage``
+    gives) as float32 in ``[-0.5, 0.5]`` (DreamerV2's scaling). Channels-last frames, another size, a
+    float array or a state vector are refused with what came and what was expected."""
+    x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.array(frames))
+    want = (channels, IMAGE_SIZE, IMAGE_SIZE)
+    if x.ndim < 3:
+        raise ValueError(
+            f"{func}: {name} must be images [..., {channels}, {IMAGE_SIZE}, {IMAGE_SIZE}]; got shape "
+            f"{tuple(x.shape)} (a state vector? this model was built for pixels)"
+        )
+    got = tuple(x.shape[-3:])
+    if got != want:
+        hint = (
+            " (channels last: transpose to [..., C, H, W], e.g. SB3's VecTransposeImage)"
+            if got == (IMAGE_SIZE, IMAGE_SIZE, channels)
+            else f" (resize frames to {IMAGE_SIZE} x {IMAGE_SIZE})"
+            if got[0] == channels
+            else ""
+        )
+        raise ValueError(
+            f"{func}: {name} must be images [..., {channels}, {IMAGE_SIZE}, {IMAGE_SIZE}]; got {got}{hint}"
+        )
+    if x.dtype != torch.uint8:
+        raise ValueError(f"{func}: {name} must be uint8 frames (0..255); got {x.dtype}")
+    return x.float() / 255.0 - 0.5

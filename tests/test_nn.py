@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -50,3 +51,32 @@ def test_mlp_layout_and_polyak_update():
         torch.testing.assert_close(t, 0.75 * b + 0.25 * p)
     with pytest.raises(ValueError, match="mlp: norm must be 'after', 'before' or 'none'; got 'middle'"):
         mlp(3, (4,), norm="middle")  # type: ignore[arg-type]
+
+
+def test_image_cnns_map_64x64_frames_to_features_and_back():
+    from sb3_ot.nn import conv_decoder, conv_encoder, image_tensor
+
+    torch.manual_seed(0)
+    frames = torch.randint(0, 256, (2, 9, 64, 64), dtype=torch.uint8)  # 3 stacked RGB frames
+    x = image_tensor(frames, 9, "obs", "f")
+    assert x.dtype == torch.float32 and float(x.min()) >= -0.5 and float(x.max()) <= 0.5
+    features = conv_encoder(9, depth=8)(x)
+    assert features.shape == (2, 32 * 8)
+    assert conv_decoder(features.shape[1], 9, depth=8)(features).shape == (2, 9, 64, 64)
+    loss = conv_decoder(features.shape[1], 9, depth=8)(features).pow(2).mean()
+    loss.backward()  # gradients reach the encoder
+
+
+def test_image_tensor_refuses_channels_last_other_sizes_floats_and_states():
+    from sb3_ot.nn import image_tensor
+
+    with pytest.raises(
+        ValueError, match=r"f: obs must be images \[\.\.\., 3, 64, 64\]; got \(64, 64, 3\) \(channels last"
+    ):
+        image_tensor(np.zeros((64, 64, 3), np.uint8), 3, "obs", "f")
+    with pytest.raises(ValueError, match=r"got \(3, 84, 84\) \(resize frames to 64 x 64\)"):
+        image_tensor(np.zeros((2, 3, 84, 84), np.uint8), 3, "obs", "f")
+    with pytest.raises(ValueError, match="must be uint8 frames"):
+        image_tensor(np.zeros((3, 64, 64), np.float32), 3, "obs", "f")
+    with pytest.raises(ValueError, match="a state vector\\? this model was built for pixels"):
+        image_tensor(np.zeros((5, 17), np.uint8), 3, "obs", "f")
