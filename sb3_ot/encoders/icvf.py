@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sb3_ot._args import check_float, check_int, with_overrides
+from sb3_ot._args import check_float, check_int, check_widths, with_overrides
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.encoders.base import Encoder, as_device, stack_observations
 from sb3_ot.nn import mlp, polyak_update
@@ -54,10 +54,7 @@ class ICVFConfig:
 
     def __post_init__(self) -> None:
         func = "ICVFConfig"
-        dims = tuple(check_int(d, "hidden_dims", func) for d in self.hidden_dims)
-        if not dims:
-            raise ValueError(f"{func}: hidden_dims must hold at least one layer width; got ()")
-        object.__setattr__(self, "hidden_dims", dims)
+        object.__setattr__(self, "hidden_dims", check_widths(self.hidden_dims, "hidden_dims", func))
         object.__setattr__(self, "ensemble", check_int(self.ensemble, "ensemble", func))
         object.__setattr__(self, "batch_size", check_int(self.batch_size, "batch_size", func))
         check_float(self.expectile, "expectile", func, low=0.0, high=1.0 - 1e-12)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sb3_ot._args import check_choice, check_float, check_int, with_overrides
+from sb3_ot._args import check_choice, check_float, check_int, check_widths, with_overrides
 from sb3_ot._files import load_checkpoint, save_checkpoint
 from sb3_ot.data.trajectory import Trajectory, require_actions
 from sb3_ot.encoders.base import as_device
@@ -64,10 +64,7 @@ class AdversarialConfig:
 
     def __post_init__(self) -> None:
         func = "AdversarialConfig"
-        widths = tuple(check_int(w, "hidden", func) for w in self.hidden)
-        if not widths:
-            raise ValueError(f"{func}: hidden must hold at least one layer width; got ()")
-        object.__setattr__(self, "hidden", widths)
+        object.__setattr__(self, "hidden", check_widths(self.hidden, "hidden", func))
         check_float(self.noise, "noise", func, low=0.0, low_open=False)
         check_float(self.lr, "lr", func)
         for name in ("batch_size", "updates", "capacity"):

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from sb3_ot._args import check_float, check_int, with_overrides
+from sb3_ot._args import check_float, check_int, check_widths, with_overrides
 from sb3_ot._files import load_checkpoint, save_checkpoint
 from sb3_ot.data.sources import as_trajectories
 from sb3_ot.data.trajectory import Trajectory
@@ -78,10 +78,7 @@ class WorldModelConfig:
         func = "WorldModelConfig"
         if isinstance(self.hidden, numbers.Integral | str) or not isinstance(self.hidden, Sequence):
             raise ValueError(f"{func}: hidden must be a sequence of layer widths; got {self.hidden!r}")
-        hidden = tuple(check_int(h, "hidden", func) for h in self.hidden)
-        if not hidden:
-            raise ValueError(f"{func}: hidden must hold at least one layer width; got ()")
-        object.__setattr__(self, "hidden", hidden)
+        object.__setattr__(self, "hidden", check_widths(self.hidden, "hidden", func))
         for name in ("latent_dim", "n_heads", "rollout", "batch_size"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         if self.latent_dim < 2:
