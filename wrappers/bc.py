@@ -21,7 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from sb3_ot._args import check_float, check_int
-from sb3_ot.data.trajectory import Trajectory, require_actions
+from sb3_ot.data.trajectory import Trajectory, state_action_pairs
 
 __all__ = ["BCTermCallback"]
 
@@ -55,9 +55,7 @@ class BCTermCallback(BaseCallback):
     ) -> None:
         super().__init__(verbose)
         func = "BCTermCallback"
-        trajs = require_actions(demos, func, "the BC term needs the expert's actions")
-        self.obs = np.concatenate([np.asarray(t.observations(), np.float32)[:-1] for t in trajs])
-        self.acts = np.concatenate([np.asarray(t.acts) for t in trajs])
+        self.obs, self.acts = state_action_pairs(demos, func, "the BC term needs the expert's actions")
         self.coef = check_float(coef, "coef", func)
         self.pretrain_steps = check_int(pretrain_steps, "pretrain_steps", func, minimum=0)
         self.gradient_steps = (

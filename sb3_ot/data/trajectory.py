@@ -306,3 +306,11 @@ def require_actions(trajectories, func: str, why: str) -> list[Trajectory]:
         if traj.acts is None:
             raise ValueError(f"{func}: trajectories[{i}].acts is None; {why}")
     return trajectories
+
+
+def state_action_pairs(trajectories, func: str, why: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``(obs[t], acts[t])`` of ``trajectories`` (Box observations; all with actions, checked as
+    :func:`require_actions`): observations ``[N, obs_dim]`` float32 and actions ``[N, ...]``."""
+    trajs = require_actions(trajectories, func, why)
+    obs = np.concatenate([np.asarray(t.observations(), np.float32)[:-1] for t in trajs])
+    return obs, np.concatenate([np.asarray(t.acts) for t in trajs])

@@ -34,7 +34,7 @@ from torch import nn
 
 from sb3_ot._args import check_choice, check_float, check_int, check_widths, with_overrides
 from sb3_ot._files import load_checkpoint, save_checkpoint
-from sb3_ot.data.trajectory import Trajectory, require_actions
+from sb3_ot.data.trajectory import Trajectory, state_action_pairs
 from sb3_ot.encoders.base import as_device
 from sb3_ot.nn import mlp
 
@@ -123,9 +123,8 @@ class AdversarialRewarder:
     def set_expert(self, expert: Sequence[Trajectory]) -> AdversarialRewarder:
         """Set the expert latent-action pairs (trajectories with actions); builds ``D`` on first call."""
         func = "AdversarialRewarder.set_expert"
-        trajs = require_actions(expert, func, "the discriminator scores latent-action pairs")
-        z = torch.as_tensor(np.concatenate([np.asarray(t.observations(), np.float32)[:-1] for t in trajs]))
-        a = self._action_features(torch.as_tensor(np.concatenate([np.asarray(t.acts) for t in trajs])), func)
+        obs, acts = state_action_pairs(expert, func, "the discriminator scores latent-action pairs")
+        z, a = torch.as_tensor(obs), self._action_features(torch.as_tensor(acts), func)
         if z.ndim != 2:
             raise ValueError(
                 f"{func}: expert observations must be latents [T+1, L]; got {tuple(z.shape[1:])}"
