@@ -80,8 +80,11 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, func: str, what: str = "checkpoint") -> dict[str, Any]:
-    """Load a file written by :func:`save_checkpoint` with ``torch.load(weights_only=True)``.
+def load_checkpoint(
+    path: str | os.PathLike[str], *, func: str, what: str = "checkpoint", kind: str | None = None
+) -> dict[str, Any]:
+    """Load a file written by :func:`save_checkpoint` with ``torch.load(weights_only=True)``; with
+    ``kind``, the payload's ``"kind"`` must be it (a file of another class is refused, naming both).
 
     Nothing in the file is executed: a file that carries pickled objects (code) is refused. Every
     failure is a ``ValueError`` (``FileNotFoundError`` for a missing file) naming ``func``, the path
@@ -112,6 +115,8 @@ def load_checkpoint(path: str | os.PathLike[str], *, func: str, what: str = "che
         ) from None
     if not isinstance(data, dict):
         raise ValueError(f"{func}: {str(path)!r} holds a {type(data).__name__}, not an sb3-ot {what}")
+    if kind is not None and data.get("kind") != kind:
+        raise ValueError(f"{func}: {str(path)!r} holds a {data.get('kind')!r}, not a {kind}")
     return data
 
 

@@ -265,11 +265,9 @@ class AdversarialRewarder:
         cls, path: str | os.PathLike[str], *, device: str | torch.device | None = None
     ) -> AdversarialRewarder:
         """Load a rewarder saved with :meth:`save` (nothing in the file is executed)."""
-        data = load_checkpoint(path, func="AdversarialRewarder.load", what="rewarder file")
-        if data.get("kind") != "AdversarialRewarder":
-            raise ValueError(
-                f"AdversarialRewarder.load: {str(path)!r} holds a {data.get('kind')!r}, not an AdversarialRewarder"
-            )
+        data = load_checkpoint(
+            path, func="AdversarialRewarder.load", what="rewarder file", kind="AdversarialRewarder"
+        )
         cfg = data["config"]
         rewarder = cls(
             n_actions=data["n_actions"], config=AdversarialConfig(**cfg | {"hidden": tuple(cfg["hidden"])}),

@@ -125,11 +125,7 @@ class LatentRewarder:
         cls, path: str | os.PathLike[str], *, device: str | torch.device | None = None
     ) -> LatentRewarder:
         """Load a rewarder saved with :meth:`save` (nothing in the file is executed)."""
-        data = load_checkpoint(path, func="LatentRewarder.load", what="rewarder file")
-        if data.get("kind") != "LatentRewarder":
-            raise ValueError(
-                f"LatentRewarder.load: {str(path)!r} holds a {data.get('kind')!r}, not a LatentRewarder"
-            )
+        data = load_checkpoint(path, func="LatentRewarder.load", what="rewarder file", kind="LatentRewarder")
         return cls(data["latents"], center=bool(data.get("center", False)), device=device)
 
     def __repr__(self) -> str:

@@ -78,6 +78,18 @@ def test_discrete_actions_enter_one_hot_and_bad_inputs_fail_clearly(tmp_path):
         AdversarialRewarder(nosie=1.0)
     with pytest.raises(ValueError, match="no expert pairs set"):
         AdversarialRewarder().update()
+    from sb3_ot.rewards import LatentRewarder
+
+    LatentRewarder([z]).save(tmp_path / "ditto.pt")
+    with pytest.raises(
+        ValueError, match="AdversarialRewarder.load: .* holds a 'LatentRewarder', not a AdversarialRewarder"
+    ):
+        AdversarialRewarder.load(tmp_path / "ditto.pt")
+    rewarder.save(tmp_path / "d.pt")
+    with pytest.raises(
+        ValueError, match="LatentRewarder.load: .* holds a 'AdversarialRewarder', not a LatentRewarder"
+    ):
+        LatentRewarder.load(tmp_path / "d.pt")
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="AdversarialRewarder.load: .* is not a readable rewarder file"):
         AdversarialRewarder.load(tmp_path / "bad.pt")
