@@ -417,7 +417,9 @@ def _train_dreamers(
 ) -> tuple[dict[str, list[Curve]], dict[str, float]]:  # fmt: skip
     """PPO in imagination for every reward and seed, each policy (and discriminator) saved to ``out``;
     also PPO's seconds per 100k imagined steps (median over seeds, real-env evaluations excluded)."""
-    expert_starts = ImaginationStarts.from_trajectories(wm, data.demos)
+    starts_of = {"expert": ImaginationStarts.from_trajectories(wm, data.demos)}
+    if any(_extras(cfg, r)[2] == "data" for r in cfg.rewards):  # encoded once, for every seed
+        starts_of["data"] = ImaginationStarts.from_trajectories(wm, data.trajs)
     latent_demos = wm.latent_trajectories(data.demos_with_actions)  # BC term, discriminators
     curves: dict[str, list[Curve]] = {}
     seconds: dict[str, list[float]] = {}
@@ -425,9 +427,7 @@ def _train_dreamers(
         name = _method(cfg, reward)
         for seed in cfg.seeds:
             echo(f"training {name} (seed {seed}) for {cfg.ppo_steps} imagined steps")
-            from_data = _extras(cfg, reward)[2] == "data"
-            starts = ImaginationStarts.from_trajectories(wm, data.trajs) if from_data else expert_starts
-            venv = _imagination(cfg, wm, starts, reward, seed, data, latent_demos)
+            venv = _imagination(cfg, wm, starts_of[_extras(cfg, reward)[2]], reward, seed, data, latent_demos)
             evaluate = _evaluator(cfg, wm, data.ref, seed)
             curve, secs, model = _train_dreamer(cfg, venv, reward, seed, evaluate, log, latent_demos)
             model.save(out / f"ppo_{reward}_seed{seed}.zip")

@@ -166,11 +166,7 @@ class AdversarialRewarder:
     @torch.no_grad()
     def probability(self, z: Any, actions: Any) -> torch.Tensor:
         """``D(z, a) [n]``: the discriminator's probability that the pairs are the expert's."""
-        func = "AdversarialRewarder"
-        if self.net is None:
-            raise ValueError(f"{func}: no expert pairs set; call set_expert(...) first")
-        x = self._pairs(z, actions, func)
-        return torch.sigmoid(self.net(x).squeeze(-1))
+        return torch.sigmoid(self.net(self._pairs(z, actions, "AdversarialRewarder")).squeeze(-1))
 
     @torch.no_grad()
     def __call__(self, z_next: Any, actions: Any, episode: Any, time: Any, *, z: Any = None) -> torch.Tensor:
@@ -178,8 +174,6 @@ class AdversarialRewarder:
         :meth:`update`. ``z_next``, ``episode`` and ``time`` are not used."""
         if z is None:
             raise ValueError("AdversarialRewarder: z (the latents before the step) is required")
-        if self.net is None:
-            raise ValueError("AdversarialRewarder: no expert pairs set; call set_expert(...) first")
         x = self._pairs(z, actions, "AdversarialRewarder")
         self._imagined.append(x)
         d = torch.sigmoid(self.net(x).squeeze(-1))
@@ -188,6 +182,9 @@ class AdversarialRewarder:
         return d
 
     def _pairs(self, z: Any, actions: Any, func: str) -> torch.Tensor:
+        """The checked ``[n, L + A]`` inputs of ``D`` (which must exist: expert pairs set)."""
+        if self.net is None:
+            raise ValueError(f"{func}: no expert pairs set; call set_expert(...) first")
         z = _tensor(z).float().to(self.device)
         a = self._action_features(_tensor(actions).to(self.device), func)
         if z.ndim != 2 or len(a) != len(z) or z.shape[1] + a.shape[1] != self.in_dim:
