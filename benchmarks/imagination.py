@@ -64,11 +64,10 @@ def _ranking_pairs(model: WorldModel, obs: np.ndarray, acts: np.ndarray, ks: lis
     """One episode's ``{k: (mean u along the k-step open-loop rollout [rows], its real error [rows])}``."""
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     o = torch.as_tensor(np.array(obs, np.float32))  # a copy: trajectories' arrays are read-only
-    a_all = torch.as_tensor(np.asarray(acts, np.float32).reshape(len(acts), -1))
     z, u_sum, n = model.encode(o[:-1]), torch.zeros(len(acts)), len(acts)
     for j in range(1, min(max(ks), n) + 1):
         rows = n - j + 1  # rollouts from t = 0 .. rows-1 still inside the episode
-        a = a_all[j - 1 : j - 1 + rows]
+        a = model._action_rows(acts, j - 1, rows)  # the model's own rows (prediction_error's; Discrete too)
         u_sum = u_sum[:rows] + model.uncertainty(z[:rows], a)
         z = model.next(z[:rows], a, head="mean")
         if j in ks:
