@@ -439,7 +439,7 @@ def _train_dreamers(
                     f"{m['imagined_accuracy']:.2f}; D on expert {m['expert_d']:.2f}, on imagined {m['imagined_d']:.2f}"
                 )
                 if log is not None:
-                    log({f"{_method(cfg, reward)}/discriminator/{k}": v for k, v in m.items()})
+                    log({f"{name}/discriminator/{k}": v for k, v in m.items()})
             curves.setdefault(name, []).append(curve)
             seconds.setdefault(name, []).append(secs)
     return curves, {k: float(np.median(v)) * 100_000 / cfg.ppo_steps for k, v in seconds.items()}
