@@ -199,7 +199,7 @@ def dream_config(args: argparse.Namespace):
         "device": args.device,
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
-    base = preset(args.env or DreamConfig.env)  # the env's measured settings
+    base = preset(args.env or DreamConfig.env, pixels=args.pixels)  # the env's measured settings
     return DreamConfig(**(base | kwargs), wandb=args.wandb, progress=not args.quiet)
 
 
@@ -249,6 +249,11 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
         help="where imagined episodes start (default: the reward's own, CMIL data, others expert)",
     )
     p.add_argument("--world-model", default=None, help="a saved world model to use instead of fitting one")
+    p.add_argument(
+        "--pixels",
+        action="store_true",
+        help="learn and act from the env's frames (64x64 grayscale, 3 stacked; CNN world model and BC)",
+    )
     p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
     p.add_argument("--expert-steps", type=int, default=None, help="expert training steps")
     p.add_argument("--data-path", default=None)

@@ -13,6 +13,7 @@ the model's open-loop rollout against the real one, ``results.json`` and optiona
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from sb3_ot._files import atomic_write, write_text
 from sb3_ot._pipeline import Curve, finish_wandb, plot_curves, print_table, score_rows, start_wandb
 from sb3_ot.data import Trajectory, to_d3rlpy
 from sb3_ot.data.envs import make_env
+from sb3_ot.data.pixels import make_pixel_env, render_pixel_trajectories
 from sb3_ot.data.rollouts import episode_returns, sb3_policy
 from sb3_ot.data.scores import normalized_score
 from sb3_ot.datasets.demos import DatasetWithDemos, load_with_demos
@@ -82,6 +84,11 @@ class DreamConfig:
     (CMIL); ``None``: each reward's own.
     ``cmil`` rewards ``D(z, a)`` (a discriminator trained while PPO learns), ``gail`` ``-log(1 - D)``.
     BC and D-BC train ``bc_steps`` updates (d3rlpy BC).
+    ``pixels``: everything learns and acts from the env's own frames instead of its states: the data are
+    re-rendered from their states (:func:`~sb3_ot.data.render_pixel_trajectories`: 64 x 64 grayscale,
+    ``frame_stack`` frames stacked), the world model gets CNNs ``cnn_depth`` wide, BC a CNN (d3rlpy's),
+    and every policy is scored in the real env through
+    :class:`~sb3_ot.data.PixelObservationWrapper` (latent policies: the model encodes the frames).
     """
 
     env: str = "Pendulum-v1"
@@ -113,6 +120,9 @@ class DreamConfig:
     progress: bool = True
     data_path: str | None = None
     world_model: str | None = None  # a saved WorldModel to use instead of fitting one
+    pixels: bool = False
+    frame_stack: int = 3
+    cnn_depth: int = 16  # DreamerV2 / CMIL: 48; 16 fits a 2-core CPU (docs/world_models.md, "Pixels")
 
     def __post_init__(self) -> None:
         func = "DreamConfig"
@@ -120,7 +130,8 @@ class DreamConfig:
             raise ValueError(f"{func}: env must be a Gymnasium env id; got {self.env!r}")
         check_choice(self.dataset, "dataset", func, KINDS)
         ints = ("experts", "latent_dim", "n_heads", "wm_updates", "wm_batch", "ppo_steps", "n_envs")
-        for name in (*ints, "horizon", "eval_every", "bc_steps", "n_eval_episodes"):
+        more = ("horizon", "eval_every", "bc_steps", "n_eval_episodes", "frame_stack", "cnn_depth")
+        for name in (*ints, *more):
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         for name in ("dataset_steps", "expert_steps"):
             if getattr(self, name) is not None:
@@ -151,6 +162,10 @@ class DreamConfig:
         object.__setattr__(self, "seeds", seeds)
         object.__setattr__(self, "wm_hidden", check_widths(self.wm_hidden, "wm_hidden", func))
         check_device(self.device, func)
+        if not isinstance(self.pixels, bool):
+            raise ValueError(f"{func}: pixels must be True or False; got {self.pixels!r}")
+        if self.pixels:
+            _check_pixel_env(self.env, func)
         if self.world_model is not None and not Path(self.world_model).is_file():
             raise ValueError(
                 f"{func}: world_model must be a saved WorldModel file; {self.world_model!r} does not exist"
@@ -171,11 +186,28 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def preset(env: str) -> dict[str, Any]:
+#: What ``--pixels`` changes on top of the env's preset: CNN training costs ~0.2 s per update of 32
+#: windows on 2 cores, so the model gets smaller batches (docs/world_models.md, "Pixels").
+PIXEL_PRESET: dict[str, Any] = {"pixels": True, "wm_batch": 32, "wm_updates": 4000}
+
+
+def preset(env: str, pixels: bool = False) -> dict[str, Any]:
     """The :class:`DreamConfig` keyword arguments of ``env``: its :data:`ENV_PRESETS` entry and the env
-    (another env than the default's trains its expert for the env's own budget, not the default's)."""
+    (another env than the default's trains its expert for the env's own budget, not the default's);
+    ``pixels``: with :data:`PIXEL_PRESET` on top."""
     base = {} if env == DreamConfig.env else {"expert_steps": None}
-    return {**base, **ENV_PRESETS.get(env, {}), "env": env}
+    return {**base, **ENV_PRESETS.get(env, {}), **(PIXEL_PRESET if pixels else {}), "env": env}
+
+
+def _check_pixel_env(env: str, func: str) -> None:
+    """Pixel runs re-render the datasets from their states: only envs whose state sb3-ot can set."""
+    from sb3_ot.data.pixels import _STATE_SETTERS
+
+    if env not in _STATE_SETTERS:
+        raise ValueError(
+            f"{func}: pixels=True needs an env whose frames sb3-ot can render from stored states "
+            f"({sorted(_STATE_SETTERS)}); got {env!r}"
+        )
 
 
 def _names(
@@ -195,6 +227,15 @@ def _load_data(cfg: DreamConfig, echo: Callable[[str], None]) -> DatasetWithDemo
         pick="first", data_path=cfg.data_path, progress=cfg.progress,
     )  # fmt: skip
     echo(data.describe(cfg.env, cfg.dataset))
+    if not cfg.pixels:
+        return data
+    t0 = time.perf_counter()
+    render = functools.partial(
+        render_pixel_trajectories, env_id=cfg.env, frame_stack=cfg.frame_stack, progress=cfg.progress
+    )
+    data = DatasetWithDemos(render(data.trajs), render(data.demos_with_actions), data.ref)
+    shape = data.trajs[0].obs.shape[1:]
+    echo(f"rendered every episode as {shape} uint8 frames in {time.perf_counter() - t0:.0f} s")
     return data
 
 
@@ -203,13 +244,14 @@ def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: 
     saved one ``cfg.world_model`` names, checked against the env's observations and actions."""
     if cfg.world_model is not None:
         wm = WorldModel.load(cfg.world_model, device=cfg.device)
-        obs_dim, act = data.demos_with_actions[0].obs.shape[1], np.asarray(data.demos_with_actions[0].acts)
-        if wm.obs_dim != obs_dim or (
+        shape, act = data.demos_with_actions[0].obs.shape[1:], np.asarray(data.demos_with_actions[0].acts)
+        if wm.obs_shape != shape or (
             wm.act_kind == "box" and wm.act_size != act.reshape(len(act), -1).shape[1]
         ):
             raise ValueError(
-                f"DreamConfig: world_model {cfg.world_model!r} takes obs_dim {wm.obs_dim} and {wm.act_kind} "
-                f"actions of size {wm.act_size}; {cfg.env}'s demos have obs_dim {obs_dim} and actions {act.shape[1:]}"
+                f"DreamConfig: world_model {cfg.world_model!r} takes observations {wm.obs_shape} and "
+                f"{wm.act_kind} actions of size {wm.act_size}; {cfg.env}'s demos have observations {shape} "
+                f"and actions {act.shape[1:]}"
             )
         errors = wm.prediction_error(data.demos_with_actions, ks=(1, 5, cfg.horizon))
         echo(f"world model: loaded {cfg.world_model}; MSE per dim on the demos {_errors_text(errors)}")
@@ -217,7 +259,7 @@ def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: 
     t0 = time.perf_counter()
     wm = WorldModel(
         seed=cfg.seeds[0], device=cfg.device, latent_dim=cfg.latent_dim, hidden=cfg.wm_hidden,
-        n_heads=cfg.n_heads, batch_size=cfg.wm_batch, lr=cfg.wm_lr,
+        n_heads=cfg.n_heads, batch_size=cfg.wm_batch, lr=cfg.wm_lr, cnn_depth=cfg.cnn_depth,
     ).fit(data.trajs + data.demos_with_actions, n_updates=cfg.wm_updates, progress=cfg.progress)  # fmt: skip
     seconds = time.perf_counter() - t0
     wm.save(out / "world_model.pt")
@@ -274,9 +316,14 @@ def _imagination(
     return OTRewardVecEnvWrapper(venv, _expert_latents(wm, data), rewarder)
 
 
+def _env(cfg: DreamConfig) -> Any:
+    """The real env as the run observes it: its states, or its frames (``pixels``)."""
+    return make_pixel_env(cfg.env, cfg.frame_stack) if cfg.pixels else make_env(cfg.env)
+
+
 def _real_env(cfg: DreamConfig, wm: Any) -> Any:
     """The real env as a latent policy sees it (DITTO's deployment: ``encode`` filters observations)."""
-    return LatentObservationWrapper(make_env(cfg.env), wm)
+    return LatentObservationWrapper(_env(cfg), wm)
 
 
 def _evaluator(
@@ -392,7 +439,7 @@ def _train_baselines(
     """DITTO's baselines on the same demonstrations: BC on observations, D-BC on the model's latents
     (d3rlpy BC, inputs standardised with the demos' mean and std)."""
     sets = {
-        BASELINES[0]: (to_d3rlpy(data.demos_with_actions), cfg.env),
+        BASELINES[0]: (to_d3rlpy(data.demos_with_actions), lambda: _env(cfg)),
         BASELINES[1]: (
             to_d3rlpy(wm.latent_trajectories(data.demos_with_actions)),
             lambda: _real_env(cfg, wm),
@@ -402,8 +449,10 @@ def _train_baselines(
     for name, (mdp, env) in sets.items():
         for seed in cfg.seeds:
             echo(f"training {name} (seed {seed}) for {cfg.bc_steps} updates")
+            pixels = cfg.pixels and name == BASELINES[0]  # D-BC's latents are vectors
+            algo = make_algo("bc", device=d3rlpy_device(cfg.device), standardize=not pixels, pixels=pixels)
             run = train_offline(
-                name, make_algo("bc", device=d3rlpy_device(cfg.device), standardize=True), mdp, env, n_steps=cfg.bc_steps,
+                name, algo, mdp, env, n_steps=cfg.bc_steps,
                 eval_every=max(1, cfg.bc_steps // 4), n_eval_episodes=cfg.n_eval_episodes, ref_scores=data.ref,
                 seed=seed, progress=cfg.progress, log=log,
             )  # fmt: skip
@@ -454,15 +503,17 @@ def _plot_model_vs_real(wm: Any, demo: Any, path: Path, horizon: int, dims: int 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    obs = np.asarray(demo.observations(), np.float32)[: 4 * horizon + 1]
+    obs = np.asarray(demo.observations())[: 4 * horizon + 1]
     acts = np.asarray(demo.acts)[: len(obs) - 1]
-    pred = [obs[0]]
+    pred = [obs[0].astype(np.float32)]
     z = wm.encode(obs[0])
     for t in range(len(acts)):
         z = wm.encode(obs[t]) if t % horizon == 0 else z
         z = wm.next(z[None], acts[t][None], head="mean")[0]
         pred.append(wm.decode(z))
     pred = np.stack(pred)
+    if wm.pixels:
+        return _plot_frames(obs, pred, path, horizon)
     k = min(dims, obs.shape[1])
     fig, axes = plt.subplots(k, 1, figsize=(7, 1.8 * k), sharex=True, squeeze=False)
     for d, ax in enumerate(axes[:, 0]):
@@ -474,6 +525,33 @@ def _plot_model_vs_real(wm: Any, demo: Any, path: Path, horizon: int, dims: int 
     axes[0, 0].legend(fontsize=8, loc="upper right")
     axes[-1, 0].set_xlabel(f"step (restarted from the real state every {horizon} steps)")
     fig.suptitle("world model vs real env: an expert demonstration")
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _plot_frames(obs: np.ndarray, pred: np.ndarray, path: Path, horizon: int, n: int = 10) -> Path:
+    """A pixel model's open-loop frames (the newest of each stack) under the real ones, ``n`` columns
+    spread over one imagined episode of ``horizon`` steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.unique(np.linspace(0, min(horizon, len(obs) - 1), n).astype(int))
+    fig, axes = plt.subplots(2, len(steps), figsize=(1.3 * len(steps), 3), squeeze=False)
+    for col, t in enumerate(steps):
+        for row, frames in enumerate((obs, pred)):
+            ax = axes[row, col]
+            ax.imshow(frames[t][-1], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, col].set_title(f"t={t}", fontsize=8)
+    axes[0, 0].set_ylabel("real", fontsize=8)
+    axes[1, 0].set_ylabel("model", fontsize=8)
+    fig.suptitle("world model vs real env: an expert demonstration (open loop from t=0)", fontsize=9)
     fig.tight_layout()
     with atomic_write(path) as tmp:
         fig.savefig(tmp, dpi=110)

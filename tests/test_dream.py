@@ -83,6 +83,32 @@ def test_dream_runs_end_to_end_and_writes_table_plots_model_and_wandb(tmp_path, 
     assert list((tmp_path / "out" / "wandb").glob("offline-run-*"))
 
 
+def test_dream_from_pixels_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SB3_OT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    torch.set_num_threads(1)
+    cfg = DreamConfig(
+        env="Pendulum-v1", dataset="medium", experts=1, rewards=("ditto", "cmil"), dataset_steps=400,
+        expert_steps=300, latent_dim=8, wm_hidden=(16, 16), n_heads=2, wm_updates=4, wm_batch=8, cnn_depth=4,
+        ppo_steps=128, n_envs=16, eval_every=128, bc_steps=4, n_eval_episodes=1, pixels=True,
+        out_dir=str(tmp_path / "out"), progress=False,
+    )  # fmt: skip
+    result = run_dream(cfg)
+    out = capsys.readouterr().out
+    assert "rendered every episode as (3, 64, 64) uint8 frames" in out
+    methods = ["BC (expert demos)", "D-BC (expert latents)", "PPO + DITTO", "PPO + CMIL - 10 u + 10 BC"]
+    assert [r["method"] for r in result["rows"]][:4] == methods
+    assert all(-17 * 200 <= r <= 0 for _, r, _ in result["curves"]["BC (expert demos)"][0])  # real returns
+    from sb3_ot.world_models import WorldModel
+
+    assert WorldModel.load(tmp_path / "out" / "world_model.pt").obs_shape == (3, 64, 64)
+    assert (tmp_path / "out" / "model_vs_real.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match=r"pixels=True needs an env whose frames sb3-ot can render"):
+        DreamConfig(env="HalfCheetah-v5", pixels=True)
+    with pytest.raises(ValueError, match=r"takes frames|takes observations \(3, 64, 64\)"):
+        run_dream(DreamConfig(**(asdict(cfg) | {"pixels": False, "world_model": result["world_model"]})))
+
+
 def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SB3_OT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))

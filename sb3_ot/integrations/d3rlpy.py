@@ -48,16 +48,22 @@ def make_algo(
     hidden: tuple[int, ...] = (256, 256),
     device: str = "cpu:0",
     standardize: bool = False,
+    pixels: bool = False,
 ):
     """A d3rlpy IQL (with the preset's expectile and temperature) or BC, MLPs of ``hidden`` units.
 
     ``standardize``: observations are standardised with the training data's mean and std (d3rlpy's
     ``StandardObservationScaler``, fitted by :func:`train_offline` before its first evaluation).
+    ``pixels``: uint8 frames ``[C, H, W]`` instead: d3rlpy's CNN (``PixelEncoderFactory``, Nature DQN's
+    convolutions) on frames scaled to ``[0, 1]`` (``PixelObservationScaler``); ``hidden`` and
+    ``standardize`` do not apply.
     """
     import d3rlpy
 
-    encoder = d3rlpy.models.VectorEncoderFactory(list(hidden))
-    scaler = d3rlpy.preprocessing.StandardObservationScaler() if standardize else None
+    encoder: Any = d3rlpy.models.VectorEncoderFactory(list(hidden))
+    scaler: Any = d3rlpy.preprocessing.StandardObservationScaler() if standardize else None
+    if pixels:
+        encoder, scaler = d3rlpy.models.PixelEncoderFactory(), d3rlpy.preprocessing.PixelObservationScaler()
     if name == "iql":
         expectile, temperature = IQL_PRESETS[preset]
         return d3rlpy.algos.IQLConfig(

@@ -119,8 +119,8 @@ class ImaginationStarts:
         """
         func = "ImaginationStarts.from_trajectories"
         wm = _fitted(world_model, func)
-        obs = _observations(trajectories, obs_key or wm.obs_key, func)
-        if obs[0].shape[1] != wm.obs_dim:
+        obs = _observations(trajectories, obs_key or wm.obs_key, func, wm)
+        if not wm.pixels and obs[0].shape[1] != wm.obs_dim:
             raise ValueError(
                 f"{func}: trajectories have obs_dim {obs[0].shape[1]}; the world model has obs_dim "
                 f"{wm.obs_dim} (starts must come from the env the model was fitted on)"
@@ -155,12 +155,16 @@ class ImaginationStarts:
         return self._flat[self._offsets[episode] + time]
 
 
-def _observations(data: Any, obs_key: str | None, func: str) -> list[np.ndarray]:
+def _observations(
+    data: Any, obs_key: str | None, func: str, wm: WorldModel | None = None
+) -> list[np.ndarray]:
     """Each episode's flat float32 observations ``[T+1, obs_dim]`` (:func:`as_trajectories` and
-    :func:`stack_observations` name what is wrong with bad data)."""
+    :func:`stack_observations` name what is wrong with bad data); with ``wm``, as that model takes them
+    (a pixel model's uint8 frames ``[T+1, C, 64, 64]``)."""
     if isinstance(data, Sequence) and not isinstance(data, str) and len(data) == 0:
         raise ValueError(f"{func}: trajectories must hold at least one episode; got none")
-    return stack_observations(as_trajectories(data, func=func), obs_key, func)
+    trajs = as_trajectories(data, func=func)
+    return stack_observations(trajs, obs_key, func) if wm is None else wm.observation_arrays(trajs, func)
 
 
 # --------------------------------------------------------------------------- the vec env
@@ -168,6 +172,11 @@ def _spaces(
     wm: WorldModel, observation: str, action_space: spaces.Space | None, func: str
 ) -> tuple[spaces.Box, spaces.Space]:
     """Observation space (latent or decoded, unbounded float32) and the checked action space."""
+    if observation == "decoded" and wm.pixels:
+        raise ValueError(
+            f"{func}: observation='decoded' is for state models; a pixel model's policy acts on latents "
+            f"(observation='latent', deployed through LatentObservationWrapper on the pixel env)"
+        )
     size = wm.config.latent_dim if observation == "latent" else wm.obs_dim
     obs_space = spaces.Box(-np.inf, np.inf, (size,), np.float32)
     n = int(wm.act_dim)
@@ -516,7 +525,12 @@ class LatentObservationWrapper(gym.ObservationWrapper):
                     f"{func}: obs_key {self.obs_key!r} is not in the env's dict observations {list(space.spaces)}"
                 )
             space = space[self.obs_key]
-        if not isinstance(space, spaces.Box) or math.prod(space.shape) != wm.obs_dim:
+        if wm.pixels and (not isinstance(space, spaces.Box) or space.shape != wm.obs_shape):
+            raise ValueError(
+                f"{func}: the env's observations {space} are not the frames {wm.obs_shape} the pixel model "
+                f"takes (wrap the env in PixelObservationWrapper with frame_stack={wm.obs_shape[0]})"
+            )
+        if not wm.pixels and (not isinstance(space, spaces.Box) or math.prod(space.shape) != wm.obs_dim):
             raise ValueError(
                 f"{func}: the env's observations {space} are not flat Boxes of {wm.obs_dim} values (the model's obs_dim)"
             )
@@ -524,6 +538,8 @@ class LatentObservationWrapper(gym.ObservationWrapper):
 
     def observation(self, observation: Any) -> np.ndarray:
         obs = observation[self.obs_key] if self.obs_key is not None else observation
+        if self.world_model.pixels:  # uint8 frames as they come
+            return np.asarray(self.world_model.encode(np.asarray(obs)), np.float32)
         flat = np.asarray(obs, np.float32).reshape(-1)
         return np.asarray(self.world_model.encode(flat), np.float32)
 

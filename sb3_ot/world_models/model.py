@@ -2,10 +2,11 @@
 
 Four networks, all built from :mod:`sb3_ot.nn` (Mish, LayerNorm before the activation, as TD-MPC2):
 
-* ``encoder``: observation ``[obs_dim] -> z [latent_dim]``;
+* ``encoder``: observation ``[obs_dim] -> z [latent_dim]`` (an MLP), or frames ``[C, 64, 64] -> z`` (DreamerV2's
+  CNN, ``cnn_depth`` wide, then a linear layer) for pixel observations;
 * ``dynamics``: an ensemble of ``K`` heads ``(z, a) -> z'``, each predicting a residual ``z' = z + f_k(z, a)``
   (an untrained head is the "nothing changes" model, the repeat-last-observation baseline);
-* ``decoder``: ``z -> observation``; ``termination``: ``z -> logit of "this state is terminal"``.
+* ``decoder``: ``z -> observation`` (the transposed CNN for pixels); ``termination``: ``z -> logit of "this state is terminal"``.
 
 Every latent (encoded or predicted) goes through a parameter-free LayerNorm: zero mean, unit variance over
 its dimensions. This fixes the latent's scale, the job TD-MPC2's SimNorm does, so the consistency loss
@@ -23,10 +24,17 @@ actions, encodes ``o_0`` and rolls each head forward on the true actions. The lo
 averaged over heads. Steps past an episode's end are masked out. Observations (and Box actions) are
 standardised inside the model, so :meth:`~WorldModel.encode` takes raw observations and
 :meth:`~WorldModel.decode` returns raw observations.
+
+Pixel observations (uint8 frames ``[C, 64, 64]``, channels first: a stack of ``C`` grayscale frames from
+:class:`~sb3_ot.data.PixelObservationWrapper`) are scaled to ``[-0.5, 0.5]`` (DreamerV2) instead of
+standardised. Their predicted steps are reconstructed from the heads' mean latent, not from every head:
+decoding ``K x H`` images per window would cost ``K`` times more on a CPU, and the consistency term
+still trains every head (docs/world_models.md, "Pixels").
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import os
@@ -46,7 +54,7 @@ from sb3_ot._files import load_checkpoint, save_checkpoint
 from sb3_ot.data.sources import as_trajectories
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.encoders.base import stack_observations
-from sb3_ot.nn import ensemble_mlp, mlp, polyak_update
+from sb3_ot.nn import conv_decoder, conv_encoder, ensemble_mlp, image_tensor, mlp, polyak_update
 
 __all__ = ["WorldModel", "WorldModelConfig"]
 
@@ -73,13 +81,14 @@ class WorldModelConfig:
     holdout: float = 0.1
     grad_clip: float = 20.0
     min_std: float = 1e-2
+    cnn_depth: int = 32  # pixel models only: the CNNs' width (DreamerV2 / CMIL: 48)
 
     def __post_init__(self) -> None:
         func = "WorldModelConfig"
         if isinstance(self.hidden, numbers.Integral | str) or not isinstance(self.hidden, Sequence):
             raise ValueError(f"{func}: hidden must be a sequence of layer widths; got {self.hidden!r}")
         object.__setattr__(self, "hidden", check_widths(self.hidden, "hidden", func))
-        for name in ("latent_dim", "n_heads", "rollout", "batch_size"):
+        for name in ("latent_dim", "n_heads", "rollout", "batch_size", "cnn_depth"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         if self.latent_dim < 2:
             raise ValueError(f"{func}: latent_dim must be >= 2 (latents are layer-normalised); got 1")
@@ -98,16 +107,26 @@ def _unit(z: torch.Tensor) -> torch.Tensor:
 
 
 class _Nets(nn.Module):
-    """The four networks and the normalisation statistics (buffers, so they save with the weights)."""
+    """The four networks and the normalisation statistics (buffers, so they save with the weights).
 
-    def __init__(self, obs_dim: int, act_dim: int, cfg: WorldModelConfig) -> None:
+    ``obs_shape`` is ``(obs_dim,)`` (MLP encoder/decoder) or ``(C, 64, 64)`` (CNNs; statistics unused)."""
+
+    def __init__(self, obs_shape: tuple[int, ...], act_dim: int, cfg: WorldModelConfig) -> None:
         super().__init__()
         kw: dict[str, Any] = {"activation": nn.Mish, "norm": "before"}
         lat, hid = cfg.latent_dim, cfg.hidden
-        self.encoder = mlp(obs_dim, hid, lat, **kw)
+        self.pixels = len(obs_shape) == 3
+        obs_dim = 1 if self.pixels else obs_shape[0]
+        if self.pixels:
+            depth = cfg.cnn_depth
+            self.encoder = nn.Sequential(conv_encoder(obs_shape[0], depth), nn.Linear(32 * depth, lat))
+            self.decoder = conv_decoder(lat, obs_shape[0], depth)
+        else:
+            self.encoder = mlp(obs_dim, hid, lat, **kw)
+            self.decoder = mlp(lat, hid, obs_dim, **kw)
         self.dynamics = ensemble_mlp(cfg.n_heads, lat + act_dim, hid, lat, **kw)
-        self.decoder = mlp(lat, hid, obs_dim, **kw)
         self.termination = mlp(lat, hid, 1, **kw)
+        self.obs_ndim = len(obs_shape)
         for name, size in (
             ("obs_mean", obs_dim),
             ("obs_std", obs_dim),
@@ -115,6 +134,29 @@ class _Nets(nn.Module):
             ("act_std", act_dim),
         ):
             self.register_buffer(name, torch.zeros(size) if "mean" in name else torch.ones(size))
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw observations ``[..., *obs_shape]`` (float, or uint8 frames) -> the networks' scale."""
+        return obs.float() / 255.0 - 0.5 if self.pixels else (obs - self.obs_mean) / self.obs_std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """The networks' scale -> raw observations (frames as float in ``[0, 255]``)."""
+        return ((x + 0.5) * 255.0).clamp(0.0, 255.0) if self.pixels else x * self.obs_std + self.obs_mean
+
+    def encode(self, obs: torch.Tensor, net: nn.Module | None = None) -> torch.Tensor:
+        """Normalised observations ``[..., *obs_shape]`` -> unit latents ``[..., L]`` (``net``: the target)."""
+        net = self.encoder if net is None else net
+        lead = obs.shape[: obs.ndim - self.obs_ndim]
+        return _unit(net(obs.reshape(-1, *obs.shape[len(lead) :])).reshape(*lead, -1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents ``[..., L]`` -> normalised observations ``[..., *obs_shape]``."""
+        out = self.decoder(z.reshape(-1, z.shape[-1]))
+        return out.reshape(*z.shape[:-1], *out.shape[1:])
+
+    def sq_error(self, pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """Squared error averaged over the observation dims: ``[..., *obs_shape]`` -> ``[...]``."""
+        return (pred - obs).pow(2).flatten(-self.obs_ndim).mean(-1)
 
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """``z [B, L]`` (shared) or ``[K, B, L]`` (one per head), model actions ``[B, A]`` -> ``[K, B, L]``."""
@@ -159,7 +201,9 @@ class WorldModel:
         Torch device for training and inference (None: the CPU).
 
     Observation and action spaces are read from the data at the first :meth:`fit`: observations are flat
-    vectors ``[obs_dim]``; actions are Box ``[act_dim]`` or Discrete (1-D integer actions, one-hot of size
+    vectors ``[obs_dim]`` or uint8 frames ``[C, 64, 64]`` (channels first: a pixel model, with CNNs;
+    :func:`~sb3_ot.data.render_pixel_trajectories` and :class:`~sb3_ot.data.PixelObservationWrapper`
+    make them); actions are Box ``[act_dim]`` or Discrete (1-D integer actions, one-hot of size
     ``max + 1``). All methods take and return torch tensors on :attr:`device` (numpy in gives numpy out).
     """
 
@@ -176,7 +220,7 @@ class WorldModel:
         self.obs_key = obs_key
         self.seed = check_int(seed, "seed", "WorldModel", minimum=0)
         self.device = torch.device("cpu") if device is None else torch.device(device)
-        self.obs_dim: int | None = None
+        self.obs_shape: tuple[int, ...] | None = None  # (obs_dim,) or (C, 64, 64)
         self.act_kind: str | None = None  # "box" or "discrete"
         self.act_size: int | None = None  # act_dim (box) or number of actions (discrete)
         self.nets: _Nets | None = None
@@ -187,6 +231,16 @@ class WorldModel:
         self._heldout: list[Trajectory] = []
 
     # --------------------------------------------------------------- building and data
+    @property
+    def obs_dim(self) -> int | None:
+        """Width of vector observations (None for a pixel model, or before :meth:`fit`)."""
+        return self.obs_shape[0] if self.obs_shape is not None and len(self.obs_shape) == 1 else None
+
+    @property
+    def pixels(self) -> bool:
+        """Whether the model takes image observations ``[C, 64, 64]`` (known after :meth:`fit`)."""
+        return self.obs_shape is not None and len(self.obs_shape) == 3
+
     @property
     def act_dim(self) -> int:
         """Size of the action input of the dynamics (``act_dim``, or the number of Discrete actions)."""
@@ -199,15 +253,12 @@ class WorldModel:
             raise ValueError(f"{func}: the world model is not trained yet; call fit() first")
         return self.nets
 
-    def _build(self, obs_dim: int, act_kind: str, act_size: int) -> None:
-        self.obs_dim, self.act_kind, self.act_size = obs_dim, act_kind, act_size
+    def _build(self, obs_shape: tuple[int, ...], act_kind: str, act_size: int) -> None:
+        self.obs_shape, self.act_kind, self.act_size = tuple(obs_shape), act_kind, act_size
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the global RNG
             torch.manual_seed(self.seed)
-            self.nets = _Nets(obs_dim, act_size, self.config).to(self.device)
-            self.target = mlp(
-                obs_dim, self.config.hidden, self.config.latent_dim, activation=nn.Mish, norm="before"
-            )
-        self.target.to(self.device).load_state_dict(self.nets.encoder.state_dict())
+            self.nets = _Nets(self.obs_shape, act_size, self.config).to(self.device)
+        self.target = copy.deepcopy(self.nets.encoder)
         self.target.requires_grad_(False)
         self._opt = torch.optim.Adam(self.nets.parameters(), lr=self.config.lr)
 
@@ -222,8 +273,28 @@ class WorldModel:
                     f"{func}: data[{i}] has no actions (observation-only); a world model learns from "
                     "(observation, action, next observation) and needs every episode's actions"
                 )
-        obs = stack_observations(trajs, self.obs_key, func)
-        return trajs, obs, [np.asarray(t.acts) for t in trajs]
+        return trajs, self.observation_arrays(trajs, func), [np.asarray(t.acts) for t in trajs]
+
+    def observation_arrays(self, trajectories: Sequence[Trajectory], func: str) -> list[np.ndarray]:
+        """Each trajectory's observations as the model takes them: float32 ``[T+1, obs_dim]``, or uint8
+        frames ``[T+1, C, 64, 64]`` (what a fitted model is, else what the first trajectory holds).
+        A pixel model given state vectors, a state model given frames, channels-last or resized frames
+        are refused naming ``func``."""
+        first = trajectories[0].observations(self.obs_key if trajectories[0].is_dict_obs else None)
+        if not (self.pixels if self.obs_shape is not None else first.ndim == 4):
+            if first.ndim > 2:
+                raise ValueError(
+                    f"{func}: observations are images {first.shape[1:]}; this world model was fitted on state "
+                    f"vectors [obs_dim] (fit a new WorldModel on the frames for a pixel model)"
+                )
+            return stack_observations(trajectories, self.obs_key, func)
+        channels = self.obs_shape[0] if self.obs_shape is not None else first.shape[1]
+        out = []
+        for i, t in enumerate(trajectories):
+            obs = t.observations(self.obs_key if t.is_dict_obs else None)
+            image_tensor(obs[:1], channels, f"trajectories[{i}] observations", func)  # checks only
+            out.append(np.asarray(obs))
+        return out
 
     def _action_spec(self, acts: list[np.ndarray], func: str) -> tuple[str, int]:
         """``("discrete", n)`` for 1-D integer actions, ``("box", act_dim)`` for float ``[T, act_dim]``."""
@@ -263,7 +334,7 @@ class WorldModel:
         """Standardisation statistics from the training data (stds floored at ``min_std``)."""
         nets, floor = self.nets, self.config.min_std
         assert nets is not None
-        for name, x in (("obs", obs), ("act", acts)):
+        for name, x in (("act", acts),) if self.pixels else (("obs", obs), ("act", acts)):
             getattr(nets, f"{name}_mean").copy_(torch.from_numpy(x.mean(0)))
             getattr(nets, f"{name}_std").copy_(torch.from_numpy(np.maximum(x.std(0), floor)))
         if self.act_kind == "discrete":  # one-hot inputs stay as they are
@@ -275,13 +346,13 @@ class WorldModel:
         trajs, obs, acts = self._episodes(data, func)
         kind, size = self._action_spec(acts, func)
         if self.nets is None:
-            self._build(obs[0].shape[1], kind, size)
-        elif (obs[0].shape[1], kind) != (self.obs_dim, self.act_kind) or (
+            self._build(obs[0].shape[1:], kind, size)
+        elif (obs[0].shape[1:], kind) != (self.obs_shape, self.act_kind) or (
             size > self.act_dim if kind == "discrete" else size != self.act_dim
         ):
             raise ValueError(
-                f"{func}: data has obs_dim {obs[0].shape[1]} and {kind} actions of size {size}; the model "
-                f"was fitted on obs_dim {self.obs_dim} and {self.act_kind} actions of size {self.act_size}"
+                f"{func}: data has {_obs_text(obs[0].shape[1:])} and {kind} actions of size {size}; the model was "
+                f"fitted on {_obs_text(self.obs_shape)} and {self.act_kind} actions of size {self.act_size}"
             )
         held = self._split(len(trajs))
         self.heldout_indices = [int(i) for i in held]
@@ -289,29 +360,31 @@ class WorldModel:
         train = np.setdiff1d(np.arange(len(trajs)), held)
         m_acts = [self._model_actions(acts[i]) for i in train]
         if self.n_updates == 0:  # statistics are fixed at the first fit: later fits keep the same function
-            self._set_stats(np.concatenate([obs[i] for i in train]), np.concatenate(m_acts))
+            train_obs = obs[train[0]][:1] if self.pixels else np.concatenate([obs[i] for i in train])
+            self._set_stats(train_obs, np.concatenate(m_acts))
         return _Windows([obs[i] for i in train], m_acts, [trajs[i].terminated for i in train])
 
     # --------------------------------------------------------------- training
     def _loss(
         self, obs: torch.Tensor, acts: torch.Tensor, term: torch.Tensor, valid: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Multi-step loss of windows: normalised ``obs [B, H+1, D]``, model actions ``acts [B, H, A]``,
+        """Multi-step loss of windows: normalised ``obs [B, H+1, *obs_shape]``, model actions ``acts [B, H, A]``,
         terminal flags ``term [B, H+1]`` and validity ``valid [B, H+1]`` (``valid[:, 0]`` is all True)."""
         cfg, nets = self.config, self.nets
         assert nets is not None and self.target is not None
-        z_all = _unit(nets.encoder(obs))  # [B, H+1, L]
+        z_all = nets.encode(obs)  # [B, H+1, L]
         with torch.no_grad():
-            target = _unit(self.target(obs[:, 1:]))  # [B, H, L]
-        recon0 = (nets.decoder(z_all[:, 0]) - obs[:, 0]).pow(2).mean()
+            target = nets.encode(obs[:, 1:], self.target)  # [B, H, L]
+        recon0 = nets.sq_error(nets.decode(z_all[:, 0]), obs[:, 0]).mean()
         term_enc = _masked(_bce(nets.termination(z_all).squeeze(-1), term), valid)
         z, weights = z_all[:, 0], cfg.rho ** torch.arange(cfg.rollout, dtype=torch.float32)
         parts: list[torch.Tensor] = []  # per step: reconstruction, consistency, termination
         for t in range(cfg.rollout):
             z = nets.step(z, acts[:, t])  # [K, B, L]
             m = valid[:, t + 1]
+            z_rec = _unit(z.mean(0, keepdim=True)) if nets.pixels else z  # see the module doc
             parts += [
-                _masked((nets.decoder(z) - obs[:, t + 1]).pow(2).mean(-1).mean(0), m),
+                _masked(nets.sq_error(nets.decode(z_rec), obs[:, t + 1]).mean(0), m),
                 _masked((z - target[:, t]).pow(2).mean(-1).mean(0), m),
                 _masked(_bce(nets.termination(z).squeeze(-1), term[:, t + 1]).mean(0), m),
             ]
@@ -350,7 +423,8 @@ class WorldModel:
         nets, cfg = self.nets, self.config
         assert nets is not None and self.target is not None
         to = {"device": self.device}
-        obs = (torch.from_numpy(windows.obs).to(**to) - nets.obs_mean) / nets.obs_std
+        raw = torch.from_numpy(windows.obs).to(**to)
+        obs = raw if nets.pixels else nets.normalize(raw)  # frames stay uint8 (4x less memory) until batched
         acts = (torch.from_numpy(windows.acts).to(**to) - nets.act_mean) / nets.act_std
         term = torch.from_numpy(windows.term).to(**to)
         rng = np.random.default_rng([self.seed, self.n_updates])  # continuing a loaded model = the live one
@@ -359,7 +433,8 @@ class WorldModel:
             pos, valid = (
                 torch.from_numpy(x).to(**to) for x in windows.sample(rng, cfg.batch_size, cfg.rollout)
             )
-            loss, info = self._loss(obs[pos], acts[pos[:, :-1]], term[pos], valid)
+            batch = nets.normalize(obs[pos]) if nets.pixels else obs[pos]
+            loss, info = self._loss(batch, acts[pos[:, :-1]], term[pos], valid)
             self._opt.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(nets.parameters(), cfg.grad_clip)
@@ -393,11 +468,16 @@ class WorldModel:
 
     @torch.no_grad()
     def encode(self, obs: Any) -> Any:
-        """Latents ``z [..., latent_dim]`` of raw observations ``obs [..., obs_dim]``."""
-        nets = self._require_fit("WorldModel.encode")
-        assert self.obs_dim is not None
-        x = self._tensor(obs, "obs", "WorldModel.encode", (self.obs_dim,))
-        return self._out(_unit(nets.encoder((x - nets.obs_mean) / nets.obs_std)), obs)
+        """Latents ``z [..., latent_dim]`` of raw observations ``obs [..., obs_dim]`` (a pixel model: uint8
+        frames ``[..., C, 64, 64]``; channels-last frames, another size or state vectors are refused)."""
+        func = "WorldModel.encode"
+        nets = self._require_fit(func)
+        assert self.obs_shape is not None
+        if self.pixels:
+            x = image_tensor(obs, self.obs_shape[0], "obs", func).to(self.device)
+            return self._out(nets.encode(x), obs)
+        x = self._tensor(obs, "obs", func, self.obs_shape)
+        return self._out(nets.encode(nets.normalize(x)), obs)
 
     def latent_trajectories(self, trajectories: Any) -> list[Trajectory]:
         """The trajectories with each observation replaced by its latent: ``obs [T+1, latent_dim]``
@@ -407,7 +487,7 @@ class WorldModel:
         func = "WorldModel.latent_trajectories"
         self._require_fit(func)
         trajs = as_trajectories(trajectories, func=func, obs_key=self.obs_key)
-        observations = stack_observations(trajs, self.obs_key, func)
+        observations = self.observation_arrays(trajs, func)
         return [
             Trajectory(self.encode(o), t.acts, t.rews, terminated=t.terminated, infos=t.infos)
             for t, o in zip(trajs, observations, strict=True)
@@ -415,10 +495,11 @@ class WorldModel:
 
     @torch.no_grad()
     def decode(self, z: Any) -> Any:
-        """Raw observations ``[..., obs_dim]`` of latents ``z [..., latent_dim]``."""
+        """Raw observations ``[..., obs_dim]`` of latents ``z [..., latent_dim]`` (a pixel model: frames
+        ``[..., C, 64, 64]`` as float32 in ``[0, 255]``)."""
         nets = self._require_fit("WorldModel.decode")
         x = self._tensor(z, "z", "WorldModel.decode", (self.config.latent_dim,))
-        return self._out(nets.decoder(x) * nets.obs_std + nets.obs_mean, z)
+        return self._out(nets.denormalize(nets.decode(x)), z)
 
     @torch.no_grad()
     def terminated(self, z: Any) -> Any:
@@ -493,7 +574,8 @@ class WorldModel:
     def prediction_error(
         self, trajectories: Any = None, ks: Sequence[int] = (1, 5, 15)
     ) -> dict[int, dict[str, float]]:
-        """Open-loop ``k``-step prediction error in observation space, beside repeating the last observation.
+        """Open-loop ``k``-step prediction error in observation space, beside repeating the last observation
+        (a pixel model's in pixel values 0..255).
 
         For every ``t`` with ``t + k <= T``: encode ``o_t``, roll ``k`` steps with the true actions
         (``head="mean"``), decode, and take the squared error against ``o_{t+k}`` averaged over
@@ -529,16 +611,18 @@ class WorldModel:
     ) -> None:
         """Add one episode's summed k-step errors to ``sums`` (rolls from every start at once)."""
         n = len(acts)
+        nets = self._require_fit("WorldModel.prediction_error")
         o = torch.tensor(obs, device=self.device)
         z = self.encode(o[:-1])  # one rollout from every t = 0 .. T-1
+        o = o.float()
         for j in range(1, min(max(ks), n) + 1):
             rows = n - j + 1  # rollouts with t + j <= T
             z = self.next(z[:rows], self._action_rows(acts, j - 1, rows))
             if j in sums:
                 pred, truth, last = self.decode(z), o[j : j + rows], o[:rows]
                 sums[j] += [
-                    (pred - truth).pow(2).mean(-1).sum().item(),
-                    (last - truth).pow(2).mean(-1).sum().item(),
+                    nets.sq_error(pred, truth).sum().item(),
+                    nets.sq_error(last, truth).sum().item(),
                     rows,
                 ]
 
@@ -561,6 +645,7 @@ class WorldModel:
                 "seed": self.seed,
                 "obs_key": self.obs_key,
                 "obs_dim": self.obs_dim,
+                "obs_shape": list(self.obs_shape or ()),
                 "act_kind": self.act_kind,
                 "act_size": self.act_size,
                 "nets": nets.state_dict(),
@@ -589,7 +674,8 @@ class WorldModel:
         try:
             cfg = WorldModelConfig(**{**state["config"], "hidden": tuple(state["config"]["hidden"])})
             model = cls(obs_key=state["obs_key"], config=cfg, seed=state["seed"], device=device)
-            model._build(state["obs_dim"], state["act_kind"], state["act_size"])
+            shape = state.get("obs_shape") or [state["obs_dim"]]  # files from before pixel models
+            model._build(tuple(int(d) for d in shape), state["act_kind"], state["act_size"])
             assert model.nets is not None and model.target is not None
             model.nets.load_state_dict(state["nets"])
             model.target.load_state_dict(state["target"])
@@ -606,9 +692,14 @@ class WorldModel:
     def __repr__(self) -> str:
         c = self.config
         return (
-            f"WorldModel(obs_dim={self.obs_dim}, {self.act_kind} actions of size {self.act_size}, "
+            f"WorldModel(obs_shape={self.obs_shape}, {self.act_kind} actions of size {self.act_size}, "
             f"latent_dim={c.latent_dim}, n_heads={c.n_heads}, n_updates={self.n_updates})"
         )
+
+
+def _obs_text(shape: tuple[int, ...] | None) -> str:
+    """``obs_dim 3`` for vector observations, ``frames (3, 64, 64)`` for pixels (error messages)."""
+    return f"obs_dim {shape[0]}" if shape is not None and len(shape) == 1 else f"frames {shape}"
 
 
 def _masked(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
