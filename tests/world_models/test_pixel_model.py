@@ -59,7 +59,9 @@ def test_pixel_model_saves_and_loads_identically(pixel_model, episodes, tmp_path
     assert again.obs_shape == (C, 64, 64) and again.config.cnn_depth == 4
     obs = episodes[1].obs
     np.testing.assert_array_equal(again.encode(obs), pixel_model.encode(obs))
-    np.testing.assert_array_equal(again.decode(again.encode(obs)), pixel_model.decode(pixel_model.encode(obs)))
+    np.testing.assert_array_equal(
+        again.decode(again.encode(obs)), pixel_model.decode(pixel_model.encode(obs))
+    )
 
 
 def test_bad_frames_fail_clearly(pixel_model, episodes):
@@ -73,17 +75,25 @@ def test_bad_frames_fail_clearly(pixel_model, episodes):
     with pytest.raises(ValueError, match=r"a state vector\? this model was built for pixels"):
         wm.encode(np.zeros((4, 3), np.float32))
     states = [Trajectory(np.zeros((5, 3), np.float32), np.zeros((4, 1), np.float32), terminated=False)]
-    with pytest.raises(ValueError, match=r"WorldModel.fit: .*a state vector\? this model was built for pixels"):
+    with pytest.raises(
+        ValueError, match=r"WorldModel.fit: .*a state vector\? this model was built for pixels"
+    ):
         wm.fit(states, n_updates=1, progress=False)
     two_channels = [Trajectory(obs[:, :2], episodes[0].acts, terminated=False)]
-    with pytest.raises(ValueError, match=r"WorldModel.fit: .*must be images \[..., 3, 64, 64\]; got \(2, 64, 64\)"):
+    with pytest.raises(
+        ValueError, match=r"WorldModel.fit: .*must be images \[..., 3, 64, 64\]; got \(2, 64, 64\)"
+    ):
         wm.fit(two_channels, n_updates=1, progress=False)
 
 
 def test_a_state_model_refuses_frames(episodes):
     states = [Trajectory(np.zeros((5, 3), np.float32), np.zeros((4, 1), np.float32), terminated=False)]
-    wm = WorldModel(latent_dim=4, hidden=(8,), n_heads=2, batch_size=4).fit(states, n_updates=2, progress=False)
-    with pytest.raises(ValueError, match=r"observations are images \(3, 64, 64\); this world model was fitted"):
+    wm = WorldModel(latent_dim=4, hidden=(8,), n_heads=2, batch_size=4).fit(
+        states, n_updates=2, progress=False
+    )
+    with pytest.raises(
+        ValueError, match=r"observations are images \(3, 64, 64\); this world model was fitted"
+    ):
         wm.fit(episodes, n_updates=1, progress=False)
     with pytest.raises(ValueError, match=r"WorldModel.encode: obs must have shape \[..., 3\]"):
         wm.encode(episodes[0].obs)
@@ -101,7 +111,9 @@ def test_pixel_policies_act_on_latents_in_imagination_and_in_the_real_env(pixel_
     assert obs.shape == (8,) and obs.dtype == np.float32
     assert env.step(np.zeros(1, np.float32))[0].shape == (8,)
     env.close()
-    with pytest.raises(ValueError, match=r"not the frames \(3, 64, 64\) the pixel model takes .*frame_stack=3"):
+    with pytest.raises(
+        ValueError, match=r"not the frames \(3, 64, 64\) the pixel model takes .*frame_stack=3"
+    ):
         LatentObservationWrapper(make_pixel_env("Pendulum-v1", frame_stack=1), wm)
     with pytest.raises(ValueError, match=r"not the frames \(3, 64, 64\)"):
         LatentObservationWrapper(make_pixel_env("Pendulum-v1").env, wm)  # the state env underneath
