@@ -283,9 +283,9 @@ def returns(
     from sb3_ot.dream import DreamConfig, preset, run_dream
 
     extra = {k: v for k, v in extra.items() if v is not None}
-    name = env_id + "".join(f"_{k}{v}" for k, v in extra.items())
+    name = env_id + _suffix(extra)
     cfg = DreamConfig(
-        **(preset(env_id) | extra),
+        **(preset(env_id, pixels=bool(extra.get("pixels"))) | extra),
         rewards=tuple(rewards),
         seeds=tuple(seeds),
         out_dir=str(out / name),
@@ -294,6 +294,11 @@ def returns(
     result = run_dream(cfg)
     result["real_ppo_seconds"] = real_ppo_seconds(env_id, real_steps, seeds[0])
     return result
+
+
+def _suffix(extra: dict) -> str:
+    """``_penalty10.0_pixels``: the settings a run changes, for its folder and block names."""
+    return "".join(f"_{k}" if v is True else f"_{k}{v}" for k, v in extra.items() if v is not None)
 
 
 def returns_markdown(r: dict, command: str) -> list[str]:
@@ -313,6 +318,7 @@ def returns_markdown(r: dict, command: str) -> list[str]:
         f"{c['wm_updates']} updates{' (' + c['world_model'] + ')' if c.get('world_model') else ''}. PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
         f"{c['horizon']}, gamma {c['gamma']}; uncertainty penalty and BC term as the method names say. "
         f"BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
+        *(_pixels_text(c) if c.get("pixels") else []),
         "",
         "| method | normalized score | seeds |",
         "|---|---|---|",
@@ -326,14 +332,26 @@ def returns_markdown(r: dict, command: str) -> list[str]:
     return lines
 
 
+def _pixels_text(c: dict) -> list[str]:
+    return [
+        "",
+        f"**From pixels**: every observation is the env's own frame (`env.render()`), 64 x 64 grayscale, "
+        f"{c['frame_stack']} stacked (the datasets re-rendered from their stored states, "
+        f"`sb3_ot.data.render_pixel_trajectories`); the world model's CNNs are {c['cnn_depth']} wide "
+        f"(batch {c['wm_batch']} windows); BC learns on the frames (d3rlpy's CNN), D-BC and PPO on the "
+        "model's latents of them; all are scored in the real env through `PixelObservationWrapper`.",
+    ]
+
+
 def run_returns(args: argparse.Namespace, command: str) -> None:
     """The ``--returns`` section for every env, each written to its own block."""
     for env_id in args.envs:
         extra = {"penalty": args.penalty, "bc_coef": args.bc_coef, "dataset": args.dataset}
+        extra["pixels"] = True if args.pixels else None
         result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra, args.world_model)
         if args.write:  # one block per env and variant: parallel runs do not clobber each other
             # the DITTO / OT blocks keep their names; runs with other rewards or settings get their own
-            suffix = "".join(f"_{k}{v}" for k, v in extra.items() if v is not None)
+            suffix = _suffix(extra)
             if set(args.rewards) - {"ditto", "ailot", "otr"}:
                 suffix = "_" + "-".join(args.rewards) + suffix
             block = f"imagination_returns_{env_id}{suffix}"
@@ -366,6 +384,7 @@ def main() -> None:
     )
     p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
     p.add_argument("--world-model", default=None, help="a saved world model of a run with the same settings")
+    p.add_argument("--pixels", action="store_true", help="--returns from the env's frames (sb3-ot dream --pixels)")
     p.add_argument("--dataset", default=None, help="the world model's data kind (default: the env's preset)")
     p.add_argument(
         "--penalty", type=float, default=None, help="uncertainty penalty (default: each reward's own)"

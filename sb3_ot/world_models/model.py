@@ -158,6 +158,13 @@ class _Nets(nn.Module):
         """Squared error averaged over the observation dims: ``[..., *obs_shape]`` -> ``[...]``."""
         return (pred - obs).pow(2).flatten(-self.obs_ndim).mean(-1)
 
+    def recon_error(self, pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """The reconstruction loss ``[...]``: :meth:`sq_error`, summed over a frame's pixels for images
+        (DreamerV2's unit-variance Gaussian): averaged, a thin pendulum rod's error is so small against
+        the consistency term that the encoder collapses to one latent (docs/world_models.md, "Pixels")."""
+        err = self.sq_error(pred, obs)
+        return err * math.prod(obs.shape[-2:]) if self.pixels else err
+
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """``z [B, L]`` (shared) or ``[K, B, L]`` (one per head), model actions ``[B, A]`` -> ``[K, B, L]``."""
         a = a.expand(*z.shape[:-1], a.shape[-1])
@@ -330,11 +337,12 @@ class WorldModel:
         k = min(n - 1, max(1, round(self.config.holdout * n)))
         return np.sort(np.random.default_rng([self.seed, 13]).permutation(n)[:k])
 
-    def _set_stats(self, obs: np.ndarray, acts: np.ndarray) -> None:
-        """Standardisation statistics from the training data (stds floored at ``min_std``)."""
+    def _set_stats(self, obs: np.ndarray | None, acts: np.ndarray) -> None:
+        """Standardisation statistics from the training data (stds floored at ``min_std``); ``obs`` None
+        for a pixel model (frames are scaled, not standardised)."""
         nets, floor = self.nets, self.config.min_std
         assert nets is not None
-        for name, x in (("act", acts),) if self.pixels else (("obs", obs), ("act", acts)):
+        for name, x in (("act", acts),) if obs is None else (("obs", obs), ("act", acts)):
             getattr(nets, f"{name}_mean").copy_(torch.from_numpy(x.mean(0)))
             getattr(nets, f"{name}_std").copy_(torch.from_numpy(np.maximum(x.std(0), floor)))
         if self.act_kind == "discrete":  # one-hot inputs stay as they are
@@ -360,7 +368,7 @@ class WorldModel:
         train = np.setdiff1d(np.arange(len(trajs)), held)
         m_acts = [self._model_actions(acts[i]) for i in train]
         if self.n_updates == 0:  # statistics are fixed at the first fit: later fits keep the same function
-            train_obs = obs[train[0]][:1] if self.pixels else np.concatenate([obs[i] for i in train])
+            train_obs = None if self.pixels else np.concatenate([obs[i] for i in train])
             self._set_stats(train_obs, np.concatenate(m_acts))
         return _Windows([obs[i] for i in train], m_acts, [trajs[i].terminated for i in train])
 
@@ -375,7 +383,7 @@ class WorldModel:
         z_all = nets.encode(obs)  # [B, H+1, L]
         with torch.no_grad():
             target = nets.encode(obs[:, 1:], self.target)  # [B, H, L]
-        recon0 = nets.sq_error(nets.decode(z_all[:, 0]), obs[:, 0]).mean()
+        recon0 = nets.recon_error(nets.decode(z_all[:, 0]), obs[:, 0]).mean()
         term_enc = _masked(_bce(nets.termination(z_all).squeeze(-1), term), valid)
         z, weights = z_all[:, 0], cfg.rho ** torch.arange(cfg.rollout, dtype=torch.float32)
         parts: list[torch.Tensor] = []  # per step: reconstruction, consistency, termination
@@ -384,7 +392,7 @@ class WorldModel:
             m = valid[:, t + 1]
             z_rec = _unit(z.mean(0, keepdim=True)) if nets.pixels else z  # see the module doc
             parts += [
-                _masked(nets.sq_error(nets.decode(z_rec), obs[:, t + 1]).mean(0), m),
+                _masked(nets.recon_error(nets.decode(z_rec), obs[:, t + 1]).mean(0), m),
                 _masked((z - target[:, t]).pow(2).mean(-1).mean(0), m),
                 _masked(_bce(nets.termination(z).squeeze(-1), term[:, t + 1]).mean(0), m),
             ]
