@@ -5,7 +5,8 @@
   (:mod:`~sb3_ot.datasets.build`); their names in :mod:`~sb3_ot.datasets.kinds`.
 * :func:`train_expert` / :class:`ExpertRun` -- cached, resumable SB3 experts
   (:mod:`~sb3_ot.datasets.experts`), configured by :mod:`~sb3_ot.datasets.expert_configs`.
-* :class:`MazeWaypointController` -- the scripted PointMaze expert (:mod:`~sb3_ot.datasets.scripted`).
+* :class:`MazeWaypointController`, :class:`FetchController` -- the scripted PointMaze and Fetch experts
+  (:mod:`~sb3_ot.datasets.scripted`).
 * :func:`dataset_info` -- sizes, returns and scores of a dataset (from :mod:`sb3_ot.data`, where it lives).
 
 Names are imported on first use (the ``TYPE_CHECKING`` imports below are the list):
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from sb3_ot.datasets.expert_configs import ALGOS, EXPERT_CONFIGS, ExpertConfig, expert_config
     from sb3_ot.datasets.experts import ExpertRun, train_expert
     from sb3_ot.datasets.kinds import DEFAULT_STEPS, KINDS, NAMESPACE, SUITES, dataset_id
-    from sb3_ot.datasets.scripted import MazeWaypointController, epsilon_policy, is_scripted
+    from sb3_ot.datasets.scripted import FetchController, MazeWaypointController, epsilon_policy, is_scripted
 
 __all__ = [
     "ALGOS",
@@ -35,6 +36,7 @@ __all__ = [
     "SUITES",
     "ExpertConfig",
     "ExpertRun",
+    "FetchController",
     "MazeWaypointController",
     "build_dataset",
     "build_suite",

@@ -10,7 +10,8 @@ Where the data comes from:
   ``expert`` and ``medium`` are rollouts of the expert and medium policies, sampling their stochastic
   actions as D4RL did; ``medium-replay`` is every transition the training run collected before the
   medium policy was saved (its size is set by training, not by ``steps``).
-* **Scripted experts** (``PointMaze_*``): :class:`~sb3_ot.datasets.scripted.MazeWaypointController`. A
+* **Scripted experts** (``PointMaze_*``, ``FetchPush-*``, ``FetchPickAndPlace-*``):
+  :class:`~sb3_ot.datasets.scripted.MazeWaypointController`, :class:`~sb3_ot.datasets.scripted.FetchController`. A
   controller has no training run, so the learning curve is made explicit: a ladder of epsilon-random
   versions of it (epsilon 1.0, 0.975, ..., 0.2, 0.0) is evaluated, ``medium`` is the rung closest to the
   medium fraction, and ``medium-replay`` is ``steps`` transitions spread evenly over the rungs from
@@ -50,7 +51,7 @@ from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.datasets.expert_configs import resolve_config
 from sb3_ot.datasets.experts import ExpertRun, train_expert
 from sb3_ot.datasets.kinds import DEFAULT_STEPS, FALLBACK_STEPS, KINDS, NAMESPACE, SUITES, dataset_id
-from sb3_ot.datasets.scripted import EPSILONS, ScriptedSource, is_scripted
+from sb3_ot.datasets.scripted import EPSILONS, ScriptedSource, is_scripted, success_key
 
 __all__ = ["build_dataset", "build_suite", "list_datasets"]
 
@@ -212,13 +213,14 @@ def _expert_source(
     fraction, n_ref = settings["medium_fraction"], settings["n_ref_episodes"]
     if is_scripted(env_id):
         src = ScriptedSource.load(env_id, seed, fraction, n_ref, home, progress)
+        controller = "FetchController" if env_id.startswith("Fetch") else "MazeWaypointController"
         desc = {
             "kind": "scripted",
-            "controller": "MazeWaypointController",
+            "controller": controller,
             "ladder": {str(k): v for k, v in src.ladder.items()},
             "medium_epsilon": src.medium_epsilon,
         }
-        return src, desc, "sb3_ot.MazeWaypointController"
+        return src, desc, f"sb3_ot.{controller}"
     shared = {"seed": seed, "medium_fraction": fraction, "n_ref_episodes": n_ref}  # with the dataset
     run = train_expert(env_id, algo=algo, steps=expert_steps, home=home, progress=progress, **shared)
     desc = {
@@ -246,7 +248,7 @@ def _collect(
     kseed = _kind_seed(seed, kind)
     set_random_seed(kseed)  # stochastic SB3 actions draw from torch's generator
     env = make_env(env_id)
-    info_keys = ("success",) if is_scripted(env_id) else ()
+    info_keys = (success_key(env_id),) if is_scripted(env_id) else ()
     try:
         if kind == "random":
             trajectories = _steps(env, None, steps, kseed, info_keys, progress)

@@ -1,4 +1,4 @@
-"""The scripted PointMaze expert (D4RL's maze2d recipe) and its epsilon-random versions."""
+"""The scripted PointMaze expert (D4RL's maze2d recipe), the Fetch expert and their epsilon-random versions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from sb3_ot.data import rollout
 from sb3_ot.data.envs import make_env
-from sb3_ot.datasets.scripted import MazeWaypointController, epsilon_policy
+from sb3_ot.datasets.scripted import FetchController, MazeWaypointController, controller_for, epsilon_policy
 
 
 def test_scripted_pointmaze_expert_reaches_the_goal():
@@ -22,6 +22,19 @@ def test_scripted_pointmaze_expert_reaches_the_goal():
         )
         assert np.mean([t.rews.sum() for t in noisy]) < np.mean([t.rews.sum() for t in trajs])
         env.close()
+
+
+@pytest.mark.parametrize("env_id", ["FetchPush-v4", "FetchPickAndPlace-v4"])
+def test_scripted_fetch_expert_moves_the_block_to_the_goal(env_id):
+    env = make_env(env_id)
+    controller = controller_for(env)
+    assert isinstance(controller, FetchController)
+    trajs = rollout(env, controller, n_episodes=10, seed=7, info_keys=("is_success",))
+    final = [t.infos["is_success"][-1] for t in trajs]  # still at the goal when the episode ends
+    assert np.mean(final) >= 0.9, np.mean(final)
+    noisy = rollout(env, epsilon_policy(controller, env.action_space, 1.0), n_episodes=5, seed=7)
+    assert np.mean([t.rews.sum() for t in noisy]) < np.mean([t.rews.sum() for t in trajs])
+    env.close()
 
 
 def test_epsilon_policy_checks_its_arguments():
@@ -38,3 +51,5 @@ def test_epsilon_policy_checks_its_arguments():
         ValueError, match="MazeWaypointController: env must be a gymnasium-robotics PointMaze"
     ):
         MazeWaypointController(gym.make("Pendulum-v1"))
+    with pytest.raises(ValueError, match="FetchController: env must be a gymnasium-robotics FetchPush or"):
+        FetchController(make_env("PointMaze_UMaze-v3"))
