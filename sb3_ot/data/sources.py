@@ -15,9 +15,12 @@ from sb3_ot.data.trajectory import Trajectory
 __all__ = ["as_trajectories"]
 
 
-def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> list[Trajectory]:
+def as_trajectories(
+    expert: Any, *, func: str, obs_key: str | None = None, name: str = "expert"
+) -> list[Trajectory]:
     """Expert demonstrations as trajectories: Trajectory(s), observation arrays or tensors
-    ``[T+1, obs_dim]``, or a local Minari dataset id / folder / MinariDataset (all its episodes)."""
+    ``[T+1, obs_dim]``, or a local Minari dataset id / folder / MinariDataset (all its episodes).
+    Errors call the argument ``name`` (``"data"`` for a model's training data)."""
     minari = sys.modules.get("minari")  # a MinariDataset can only exist once minari is imported
     torch = sys.modules.get("torch")  # likewise a tensor: this module does not import torch itself
     if isinstance(expert, str | os.PathLike) or (
@@ -33,7 +36,7 @@ def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> li
         expert = [expert] if expert.ndim == 2 else list(expert)
     items = list(expert)
     if not items:
-        raise ValueError(f"{func}: expert must hold at least one trajectory; got none")
+        raise ValueError(f"{func}: {name} must hold at least one trajectory; got none")
     out = []
     for i, item in enumerate(items):
         if isinstance(item, Trajectory):
@@ -44,10 +47,10 @@ def as_trajectories(expert: Any, *, func: str, obs_key: str | None = None) -> li
         )
         if arr.ndim != 2:
             raise ValueError(
-                f"{func}: expert[{i}] must be observations [T+1, obs_dim]; got shape {arr.shape}"
+                f"{func}: {name}[{i}] must be observations [T+1, obs_dim]; got shape {arr.shape}"
             )
         try:
             out.append(Trajectory(arr, None, terminated=False))
         except ValueError as err:
-            raise ValueError(f"{func}: expert[{i}]: {err}") from err
+            raise ValueError(f"{func}: {name}[{i}]: {err}") from err
     return out

@@ -271,7 +271,7 @@ class WorldModel:
 
     def _episodes(self, data: Any, func: str) -> tuple[list[Trajectory], list[np.ndarray], list[np.ndarray]]:
         """Trajectories of ``data`` with their observations ``[T+1, obs_dim]`` and actions ``[T, ...]``."""
-        trajs = as_trajectories(data, func=func, obs_key=self.obs_key)
+        trajs = as_trajectories(data, func=func, obs_key=self.obs_key, name="data")
         if not trajs:
             raise ValueError(f"{func}: data must hold at least one episode; got none")
         for i, t in enumerate(trajs):

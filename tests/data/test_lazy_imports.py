@@ -27,13 +27,14 @@ def _heavy_modules_after(code: str) -> list[str]:
         "from sb3_ot.datasets.kinds import KINDS, SUITES, dataset_id",
         "from sb3_ot.datasets.expert_configs import EXPERT_CONFIGS, expert_config",
         "import sb3_ot.datasets",
+        "import sb3_ot.planners",
     ],
 )
 def test_light_imports_pull_in_no_rl_stack(code):
     assert _heavy_modules_after(code) == []
 
 
-@pytest.mark.parametrize("package", ["sb3_ot.data", "sb3_ot.datasets"])
+@pytest.mark.parametrize("package", ["sb3_ot.data", "sb3_ot.datasets", "sb3_ot.planners"])
 def test_every_public_name_resolves_to_the_object_not_a_module(package):
     pkg = importlib.import_module(package)
     for name in pkg.__all__:

@@ -1,0 +1,92 @@
+"""ZILOT's goal-conditioned model: it trains on Fetch episodes, its values rank goals, it saves and
+loads back identically, and bad data fails clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sb3_ot.data import Trajectory, rollout
+from sb3_ot.data.envs import make_env
+from sb3_ot.datasets.scripted import FetchController, epsilon_policy
+from sb3_ot.planners.model import GoalModel, GoalModelConfig
+
+TINY = {"latent_dim": 16, "enc_dim": 32, "mlp_dim": 32, "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def push_data():
+    env = make_env("FetchPush-v4")
+    controller = FetchController(env)
+    trajs = rollout(env, controller, n_episodes=6, seed=0)
+    trajs += rollout(env, epsilon_policy(controller, env.action_space, 0.5), n_episodes=6, seed=1)
+    env.close()
+    return trajs
+
+
+@pytest.fixture(scope="module")
+def fitted(push_data):
+    return GoalModel(env_id="FetchPush-v4", seed=0, **TINY).fit(push_data, n_updates=400, progress=False)
+
+
+def test_fit_logs_finite_losses_and_learns_that_a_held_goal_is_closer(fitted, push_data):
+    last = fitted.history[-1]
+    assert last["update"] == 400 and all(np.isfinite(v) for v in last.values())
+    obs, ag = push_data[0].obs["observation"], push_data[0].obs["achieved_goal"]
+    z = fitted.encode(obs)
+    far = ag + np.array([0.0, 0.3, 0.0], np.float32)  # 30 cm off: never reached in a step
+    v_here = fitted.value(z, fitted.encode_goal(ag))  # the goal the state already has: 0 steps
+    v_far = fitted.value(z, fitted.encode_goal(far))
+    assert v_here.mean() > v_far.mean() + 0.5, (v_here.mean(), v_far.mean())
+    matrix = fitted.value_matrix(z[:5], fitted.encode_goal(far[:3]))
+    assert matrix.shape == (5, 3)
+    np.testing.assert_allclose(
+        np.diag(matrix[:3]), fitted.value(z[:3], fitted.encode_goal(far[:3])), rtol=1e-5
+    )
+
+
+def test_surface_shapes_and_numpy_or_torch(fitted):
+    z = fitted.encode(np.zeros((2, 3, 25), np.float32))
+    zg = fitted.encode_goal(np.zeros((2, 3, 3), np.float32))
+    assert z.shape == zg.shape == (2, 3, 16) and isinstance(z, np.ndarray)
+    assert fitted.next(z, np.zeros((2, 3, 4))).shape == (2, 3, 16)
+    assert fitted.act(z, zg).shape == (2, 3, 4) and np.abs(fitted.act(z, zg)).max() <= 1.0
+    assert fitted.goal_value(zg, zg).shape == (2, 3)
+    assert isinstance(fitted.encode(torch.zeros(25)), torch.Tensor)
+
+
+def test_save_load_round_trip_and_continue(fitted, push_data, tmp_path):
+    path = fitted.save(tmp_path / "gm.pt")
+    loaded = GoalModel.load(path)
+    assert loaded.env_id == "FetchPush-v4" and loaded.dims == fitted.dims and loaded.config == fitted.config
+    obs = push_data[1].obs["observation"]
+    np.testing.assert_array_equal(loaded.encode(obs), fitted.encode(obs))
+    ag = push_data[1].obs["achieved_goal"]
+    z, zg = fitted.encode(obs), fitted.encode_goal(ag[::-1].copy())
+    np.testing.assert_array_equal(loaded.value(z, zg), fitted.value(z, zg))
+    loaded.fit(push_data, n_updates=2, progress=False)  # training continues from the saved optimizers
+    assert loaded.n_updates == 402
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable goal-model file"):
+        GoalModel.load(tmp_path / "bad.pt")
+
+
+def test_bad_data_fails_clearly(push_data):
+    env = make_env("Pendulum-v1")
+    flat = rollout(env, None, n_episodes=1, seed=0)
+    with pytest.raises(ValueError, match="observations must be dicts with 'observation' and 'achieved_goal'"):
+        GoalModel(**TINY).fit(flat, n_updates=1, progress=False)
+    t = push_data[0]
+    loud = Trajectory(dict(t.obs), np.asarray(t.acts) * 3.0, t.rews, terminated=False)
+    with pytest.raises(ValueError, match=r"actions must lie in \[-1, 1\]"):
+        GoalModel(**TINY).fit([loud], n_updates=1, progress=False)
+    with pytest.raises(ValueError, match="data must hold at least one trajectory"):
+        GoalModel(**TINY).fit([], n_updates=1, progress=False)
+    with pytest.raises(ValueError, match="latent_dim must be a multiple of simnorm"):
+        GoalModelConfig(latent_dim=20)
+    with pytest.raises(ValueError, match="is not fitted"):
+        GoalModel().encode(np.zeros(25))
+    fitted = GoalModel(**TINY).fit(push_data[:2], n_updates=1, progress=False)
+    with pytest.raises(ValueError, match=r"obs must have shape \[\.\.\., 25\]"):
+        fitted.encode(np.zeros(10))
