@@ -97,13 +97,12 @@ def start_wandb(enabled: bool, config: dict[str, Any], out: Path) -> Any:
 
 
 def finish_wandb(run: Any, rows: list[dict[str, Any]]) -> None:
-    """Log the score table and close the run."""
+    """Log the result table (one row per method, the rows' keys as columns) and close the run."""
     if run is None:
         return
     import wandb
 
-    table = wandb.Table(
-        columns=["method", "score", "se"], data=[[r["method"], r["score"], r["se"]] for r in rows]
-    )
+    columns = list(rows[0]) if rows else []  # each job's own columns: method, score, se, ...
+    table = wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])
     run.log({"scores": table})
     run.finish()

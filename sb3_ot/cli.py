@@ -266,6 +266,66 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_dream)
 
 
+def zilot_config(args: argparse.Namespace):
+    """The :class:`~sb3_ot.zilot.ZilotConfig` that ``sb3-ot zilot`` arguments describe."""
+    from sb3_ot.zilot import ZilotConfig
+
+    overrides = {
+        "env": args.env,
+        "tasks": tuple(args.task) if args.task else None,
+        "methods": tuple(args.method) if args.method else None,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+        "n_episodes": args.episodes,
+        "preset": args.preset,
+        "dataset_steps": args.dataset_steps,
+        "n_updates": args.updates,
+        "model": args.model,
+        "out_dir": args.out,
+        "data_path": args.data_path,
+        "device": args.device,
+    }
+    kwargs = {k: v for k, v in overrides.items() if v is not None}
+    return ZilotConfig(**kwargs, wandb=args.wandb, progress=not args.quiet)
+
+
+def _zilot(args: argparse.Namespace) -> int:
+    return _main_job(args, "zilot", zilot_config, "sb3_ot.zilot:run_zilot")
+
+
+def _add_zilot_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "zilot",
+        help="learn a goal model offline, then follow the paper's goal sequences zero-shot with ZILOT and baselines",
+    )
+    p.add_argument(
+        "env",
+        nargs="?",
+        default=None,
+        metavar="ENV",
+        help="FetchPush-v4 (default), FetchPickAndPlace-v4 or PointMaze_Medium-v3",
+    )
+    p.add_argument(
+        "--task", nargs="+", default=None, help="task names (default: all; Fetch S-dense ... U-sparse)"
+    )
+    p.add_argument("--method", nargs="+", choices=["zilot", "mpc+cls", "pi+cls"], default=None)
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument("--episodes", type=int, default=None, help="episodes per method and seed (default 20)")
+    p.add_argument(
+        "--preset", choices=["cpu", "paper"], default=None, help="model and planner sizes (default cpu)"
+    )
+    p.add_argument("--updates", type=int, default=None, help="goal-model updates (default: the preset's)")
+    p.add_argument("--model", default=None, help="a saved GoalModel to use instead of training one")
+    p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
+    p.add_argument("--data-path", default=None)
+    p.add_argument("--out", default=None, help="output folder (goal model, paths.png, results.json)")
+    p.add_argument("--device", default=None, help="torch device for the goal model and planner (default cpu)")
+    p.add_argument(
+        "--wandb", action="store_true", help="log to wandb (offline unless WANDB_MODE says otherwise)"
+    )
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_zilot)
+
+
 def _add_dataset_commands(sub: argparse._SubParsersAction) -> None:
     from sb3_ot.datasets.kinds import KINDS, SUITES
 
@@ -348,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--quiet", action="store_true")
     im.set_defaults(func=_imitate)
     _add_dream_command(sub)
+    _add_zilot_command(sub)
     _add_dataset_commands(sub)
     return parser
 

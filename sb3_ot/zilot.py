@@ -1,0 +1,337 @@
+"""The ``sb3-ot zilot`` pipeline: goal-conditioned data, the goal model, then ZILOT and its myopic
+baselines on the paper's goal-sequence tasks, one table.
+
+1. **Data**: the env's local datasets (:func:`~sb3_ot.datasets.build_dataset`, scripted experts),
+   ``expert`` and ``random`` episodes interleaved for Fetch (the official code's WGCSL expert + random
+   buffers), the ``expert`` maze data for PointMaze; no expert of the *task* is ever shown: ZILOT is
+   zero-shot.
+2. **Goal model** (:class:`~sb3_ot.planners.GoalModel`) at a size preset (``cpu`` or ``paper``), saved
+   as ``goal_model.pt`` and reused by a rerun with the same settings (``model`` loads another).
+3. **Evaluation**: each method (:data:`~sb3_ot.planners.METHODS`) and seed runs ``n_episodes`` episodes
+   cycling through the tasks and their variants (:func:`~sb3_ot.planners.make_task`), each from the
+   first goal (:func:`~sb3_ot.planners.reset_to_first_goal`); W_min and GoalFraction per episode
+   (:class:`~sb3_ot.planners.GoalTracker`), planning time per env step and its OT share.
+
+Outputs in ``out_dir``: ``goal_model.pt``, ``paths.png`` (each method's first episode against the goals),
+``results.json``; wandb (offline) with ``wandb=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sb3_ot._args import check_choice, check_int, check_seeds, with_overrides
+from sb3_ot._files import atomic_write, write_text
+
+__all__ = ["ENV_PRESETS", "PLANNER_PRESETS", "ZilotConfig", "run_zilot"]
+
+#: Per env: the goal model's value scale (the env's episode length) and relabelling discount, the
+#: planning horizon and the data kinds (facts of the official configs; docs/zilot.md).
+ENV_PRESETS: dict[str, dict[str, Any]] = {
+    "FetchPush-v4": {
+        "value_scale": 50.0,
+        "relabel_discount": 0.975,
+        "horizon": 16,
+        "kinds": ("expert", "random"),
+    },
+    "FetchPickAndPlace-v4": {
+        "value_scale": 50.0,
+        "relabel_discount": 0.975,
+        "horizon": 16,
+        "kinds": ("expert", "random"),
+    },
+    "PointMaze_Medium-v3": {
+        "value_scale": 600.0,
+        "relabel_discount": 0.995,
+        "horizon": 64,
+        "kinds": ("expert",),
+    },
+}
+
+#: The planner at each size preset: ``paper`` is the official iCEM and its 500 fixed Sinkhorn
+#: iterations; ``cpu`` plans within the issue's 0.25 s per env step on 2 cores (docs/zilot.md).
+PLANNER_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"population": 512, "elites": 6, "iterations": 4, "sinkhorn_iters": 500},
+    "cpu": {"population": 256, "elites": 6, "iterations": 3, "sinkhorn_iters": None},
+}
+
+
+@dataclass(frozen=True)
+class ZilotConfig:
+    """Settings of ``sb3-ot zilot`` (defaults: FetchPush-v4 at the ``cpu`` preset, one seed)."""
+
+    env: str = "FetchPush-v4"
+    tasks: tuple[str, ...] = ()  # empty: every task of the env (task_names)
+    methods: tuple[str, ...] = ("zilot", "mpc+cls", "pi+cls")
+    seeds: tuple[int, ...] = (0,)
+    n_episodes: int = 20  # per method and seed, cycling through the tasks and their variants
+    preset: str = "cpu"
+    dataset_steps: int = 100_000  # transitions per data kind
+    n_updates: int | None = None  # the goal model's; None: the preset's
+    model: str | None = None  # a saved GoalModel to use instead of training one
+    planner: dict[str, Any] = field(default_factory=dict)  # PlannerConfig overrides of the preset's
+    out_dir: str = "sb3_ot_zilot"
+    data_path: str | None = None
+    device: str | None = None
+    progress: bool = True
+    wandb: bool = False
+
+    def __post_init__(self) -> None:
+        from sb3_ot.planners.model import PRESETS
+        from sb3_ot.planners.planner import METHODS
+        from sb3_ot.planners.tasks import task_names
+
+        func = "ZilotConfig"
+        check_choice(self.env, "env", func, tuple(ENV_PRESETS))
+        check_choice(self.preset, "preset", func, tuple(PRESETS))
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        for name in self.tasks:
+            check_choice(name, "tasks[...]", func, task_names(self.env))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        if not self.methods:
+            raise ValueError(f"{func}: methods must name at least one of {METHODS}; got none")
+        for m in self.methods:
+            check_choice(m, "methods[...]", func, METHODS)
+        object.__setattr__(self, "seeds", check_seeds(self.seeds, func))
+        object.__setattr__(self, "n_episodes", check_int(self.n_episodes, "n_episodes", func))
+        object.__setattr__(self, "dataset_steps", check_int(self.dataset_steps, "dataset_steps", func))
+        if self.n_updates is not None:
+            object.__setattr__(self, "n_updates", check_int(self.n_updates, "n_updates", func))
+        from sb3_ot.planners.planner import PlannerConfig
+
+        object.__setattr__(self, "planner", dict(self.planner))
+        with_overrides(PlannerConfig(), self.planner_settings, "ZilotConfig.planner")  # checked up front
+        if self.model is not None and not Path(self.model).is_file():
+            raise ValueError(f"{func}: model {self.model!r} is not a file (a GoalModel.save checkpoint)")
+
+    @property
+    def model_settings(self) -> dict[str, Any]:
+        """The goal model's size and the env's value settings."""
+        from sb3_ot.planners.model import PRESETS
+
+        env = ENV_PRESETS[self.env]
+        sizes = {k: v for k, v in PRESETS[self.preset].items() if k != "n_updates"}
+        return sizes | {"value_scale": env["value_scale"], "relabel_discount": env["relabel_discount"]}
+
+    @property
+    def updates(self) -> int:
+        from sb3_ot.planners.model import PRESETS
+
+        return self.n_updates or int(PRESETS[self.preset]["n_updates"])
+
+    @property
+    def planner_settings(self) -> dict[str, Any]:
+        return (
+            PLANNER_PRESETS[self.preset] | {"horizon": ENV_PRESETS[self.env]["horizon"]} | dict(self.planner)
+        )
+
+
+def _load_data(cfg: ZilotConfig, echo: Callable[[str], None]) -> list[Any]:
+    """The env's data kinds, built locally if missing, their episodes interleaved (as the official
+    loader zips the expert and random buffers)."""
+    from sb3_ot.data import load_trajectories
+    from sb3_ot.datasets import build_dataset
+
+    parts = []
+    for kind in ENV_PRESETS[cfg.env]["kinds"]:
+        ds = build_dataset(
+            cfg.env, kind, steps=cfg.dataset_steps, data_path=cfg.data_path, progress=cfg.progress
+        )
+        parts.append(load_trajectories(ds))
+        echo(f"data: {cfg.env} {kind}: {len(parts[-1])} episodes, {sum(len(t) for t in parts[-1])} steps")
+    longest = max(len(p) for p in parts)
+    return [p[i] for i in range(longest) for p in parts if i < len(p)]
+
+
+def _goal_model(cfg: ZilotConfig, out: Path, echo: Callable[[str], None]) -> Any:
+    """The goal model: ``cfg.model`` if given, ``out/goal_model.pt`` if trained with these settings,
+    else trained now (and saved)."""
+    from sb3_ot.planners.model import GoalModel
+
+    if cfg.model is not None:
+        return GoalModel.load(cfg.model, device=cfg.device)
+    path = out / "goal_model.pt"
+    settings = cfg.model_settings
+    if path.is_file():
+        model = GoalModel.load(path, device=cfg.device)
+        same = all(getattr(model.config, k) == v for k, v in settings.items())
+        if same and model.env_id == cfg.env and model.n_updates == cfg.updates:
+            echo(f"goal model: {path} (reused: same settings, {model.n_updates} updates)")
+            return model
+    data = _load_data(cfg, echo)
+    t0 = time.perf_counter()
+    model = GoalModel(env_id=cfg.env, seed=cfg.seeds[0], device=cfg.device, **settings)
+    model.fit(data, n_updates=cfg.updates, progress=cfg.progress)
+    model.save(path)
+    echo(f"goal model: {cfg.updates} updates in {(time.perf_counter() - t0) / 60:.1f} min -> {path}")
+    return model
+
+
+def _episode_tasks(cfg: ZilotConfig) -> list[Any]:
+    """``n_episodes`` tasks: the task names in turn, each name's variants counting up."""
+    from sb3_ot.planners.tasks import make_task, task_names
+
+    names = cfg.tasks or task_names(cfg.env)
+    return [make_task(cfg.env, names[e % len(names)], variant=e // len(names)) for e in range(cfg.n_episodes)]
+
+
+def _run_episode(policy: Any, env: Any, task: Any, seed: int, keep_path: bool) -> dict[str, Any]:
+    """One episode of ``task`` from its first goal: the metrics, the planning time per step and its
+    OT share (and the achieved goals with ``keep_path``)."""
+    from sb3_ot.planners.tasks import GoalTracker, reset_to_first_goal
+
+    policy.set_expert(task.goals)  # a fresh episode at the next predict
+    obs = reset_to_first_goal(env, task, seed)
+    tracker = GoalTracker(task, obs["achieved_goal"])
+    ot_before, times = policy.planner.timings["ot"], []
+    for _ in range(task.max_steps):
+        t0 = time.perf_counter()
+        action, _ = policy.predict(obs)
+        times.append(time.perf_counter() - t0)
+        obs, *_ = env.step(action)
+        tracker.update(obs["achieved_goal"])
+    out = {
+        "task": task.name,
+        "variant": task.variant,
+        "w_min": tracker.w_min,
+        "goal_fraction": tracker.goal_fraction,
+        "success": tracker.success,
+        "step_seconds": float(np.median(times)),
+        "plan_seconds": float(np.sum(times)),
+        "ot_seconds": policy.planner.timings["ot"] - ot_before,
+    }
+    return out | ({"path": tracker.history.tolist()} if keep_path else {})
+
+
+def _evaluate(cfg: ZilotConfig, model: Any, tasks: list[Any], echo: Callable[[str], None]) -> dict[str, Any]:
+    """Every method and seed on every task: ``{method: [[episode results] per seed]}``."""
+    from tqdm.auto import tqdm
+
+    from sb3_ot.data.envs import make_env
+    from sb3_ot.planners.policy import ZILOTPolicy
+
+    env = make_env(cfg.env, max_episode_steps=max(t.max_steps for t in tasks))  # TimeLimit stays quiet
+    results: dict[str, Any] = {}
+    try:
+        for method in cfg.methods:
+            results[method] = []
+            for seed in cfg.seeds:
+                policy = ZILOTPolicy(
+                    model,
+                    env.observation_space,
+                    env.action_space,
+                    method=method,
+                    seed=seed,
+                    **cfg.planner_settings,
+                )
+                bar = tqdm(tasks, desc=f"{method} seed {seed}", disable=not cfg.progress, unit="episode")
+                episodes = [
+                    _run_episode(policy, env, task, 10_000 * seed + e, keep_path=e == 0)
+                    for e, task in enumerate(bar)
+                ]
+                results[method].append(episodes)
+                w, gf = (
+                    np.mean([e["w_min"] for e in episodes]),
+                    np.mean([e["goal_fraction"] for e in episodes]),
+                )
+                echo(f"{method} seed {seed}: W_min {w:.3f}, GoalFraction {gf:.2f}")
+    finally:
+        env.close()
+    return results
+
+
+def _se(values: list[float]) -> float:
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per method: W_min and GoalFraction (mean over seeds of each seed's episode mean, ± standard error),
+    success rate, median planning seconds per env step and the OT share of planning."""
+    rows = []
+    for method, seeds in results.items():
+        w = [float(np.mean([e["w_min"] for e in eps])) for eps in seeds]
+        gf = [float(np.mean([e["goal_fraction"] for e in eps])) for eps in seeds]
+        episodes = [e for eps in seeds for e in eps]
+        plan = sum(e["plan_seconds"] for e in episodes)
+        rows.append(
+            {
+                "method": method,
+                "w_min": float(np.mean(w)),
+                "w_min_se": _se(w),
+                "goal_fraction": float(np.mean(gf)),
+                "goal_fraction_se": _se(gf),
+                "success": float(np.mean([e["success"] for e in episodes])),
+                "step_seconds": float(np.median([e["step_seconds"] for e in episodes])),
+                "ot_share": sum(e["ot_seconds"] for e in episodes) / plan if plan > 0 else 0.0,
+                "episodes": len(episodes),
+            }
+        )
+    return rows
+
+
+def _print_rows(rows: list[dict[str, Any]], echo: Callable[[str], None]) -> None:
+    echo("")
+    echo(f"{'method':<10} {'W_min':>16} {'GoalFraction':>16} {'success':>8} {'s/step':>8} {'OT share':>9}")
+    for r in rows:
+        echo(
+            f"{r['method']:<10} {r['w_min']:>8.3f} ± {r['w_min_se']:<5.3f} {r['goal_fraction']:>8.2f} ± "
+            f"{r['goal_fraction_se']:<5.2f} {r['success']:>8.2f} {r['step_seconds']:>8.3f} {r['ot_share']:>9.0%}"
+        )
+
+
+def _plot_paths(results: dict[str, Any], task: Any, path: Path) -> Path:
+    """Each method's first episode (the achieved goals' xy) against the goals of that task; a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.plot(task.goals[:, 0], task.goals[:, 1], "k--o", ms=5, lw=1, label=f"goals ({task.name})")
+    for method, seeds in results.items():
+        xy = np.asarray(seeds[0][0]["path"])
+        ax.plot(xy[:, 0], xy[:, 1], lw=1.5, label=method)
+    ax.set(xlabel="x", ylabel="y", aspect="equal", title="first episode, seed of the first run")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_zilot(cfg: ZilotConfig, *, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole job (data, goal model, every method on the tasks, table, plot); returns the rows,
+    per-episode results and paths (also written to ``results.json``)."""
+    from sb3_ot._pipeline import finish_wandb, start_wandb
+
+    t_start = time.perf_counter()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wandb_run = start_wandb(cfg.wandb, asdict(cfg), out)
+    model = _goal_model(cfg, out, echo)
+    tasks = _episode_tasks(cfg)
+    results = _evaluate(cfg, model, tasks, echo)
+    rows = _rows(results)
+    _print_rows(rows, echo)
+    png = _plot_paths(results, tasks[0], out / "paths.png")
+    total = time.perf_counter() - t_start
+    echo(f"paths: {png}\ndone in {total / 60:.1f} min")
+    result = {
+        "config": asdict(cfg),
+        "rows": rows,
+        "episodes": results,
+        "seconds": total,
+        "goal_model": cfg.model or str(out / "goal_model.pt"),
+        "paths_png": str(png),
+    }
+    write_text(out / "results.json", json.dumps(result, indent=1, default=float))
+    finish_wandb(wandb_run, rows)
+    return result
