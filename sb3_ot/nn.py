@@ -5,6 +5,8 @@
 * :class:`EnsembleLinear` / :func:`ensemble_mlp` -- ``K`` independent MLPs evaluated in one batched
   matmul per layer: inputs ``[K, B, in]`` (or ``[B, in]``, shared by all members) -> ``[K, B, out]``.
 * :func:`polyak_update` -- ``target <- (1 - tau) target + tau online``, in place.
+* :func:`as_float_tensor` / :func:`like_input` -- the learned models' input check (numpy or torch, shape,
+  finite) and output convention (numpy in gives numpy out).
 * :func:`conv_encoder` / :func:`conv_decoder` / :func:`image_tensor` -- DreamerV2's 64 x 64 image CNNs
   (the pixel world model's; CMIL's config: depth 48, encoder kernels 4, 4, 4, 4, decoder 5, 5, 6, 6,
   stride 2, ELU) and the checked conversion of frames ``[..., C, 64, 64]`` to their input.
@@ -26,8 +28,10 @@ __all__ = [
     "EnsembleLinear",
     "conv_decoder",
     "conv_encoder",
+    "as_float_tensor",
     "ensemble_mlp",
     "image_tensor",
+    "like_input",
     "mlp",
     "polyak_update",
 ]
@@ -198,3 +202,25 @@ def image_tensor(frames: Any, channels: int, name: str, func: str) -> torch.Tens
     if x.dtype != torch.uint8:
         raise ValueError(f"{func}: {name} must be uint8 frames (0..255); got {x.dtype}")
     return x.float() / 255.0 - 0.5
+
+
+def as_float_tensor(
+    x: Any, name: str, func: str, shape: tuple[int, ...] | None, device: torch.device
+) -> torch.Tensor:
+    """``x`` (numpy, list or tensor) as a finite float32 tensor on ``device`` whose trailing dims are
+    ``shape``; errors name ``func`` and the argument ``name``."""
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.array(x))  # a writable copy
+    if shape is not None and (t.ndim < len(shape) or tuple(t.shape[t.ndim - len(shape) :]) != shape):
+        want = ", ".join(["..."] + [str(s) for s in shape])
+        raise ValueError(f"{func}: {name} must have shape [{want}]; got {tuple(t.shape)}")
+    if not (t.dtype.is_floating_point or t.dtype in (torch.int32, torch.int64, torch.uint8)):
+        raise ValueError(f"{func}: {name} must be numeric; got dtype {t.dtype}")
+    t = t.to(device=device, dtype=torch.float32)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{func}: {name} must be finite; got NaN or inf")
+    return t
+
+
+def like_input(t: torch.Tensor, like: Any) -> Any:
+    """``t`` as the caller gave its input: a tensor for a tensor, else a numpy array."""
+    return t if isinstance(like, torch.Tensor) else t.cpu().numpy()

@@ -330,6 +330,11 @@ def run_zilot(cfg: ZilotConfig, *, echo: Callable[[str], None] = print) -> dict[
         "episodes": results,
         "seconds": total,
         "goal_model": cfg.model or str(out / "goal_model.pt"),
+        "model_settings": {
+            k: getattr(model.config, k) for k in ("latent_dim", "mlp_dim", "n_q", "value_scale")
+        },
+        "updates": model.n_updates,
+        "planner": cfg.planner_settings,
         "paths_png": str(png),
     }
     write_text(out / "results.json", json.dumps(result, indent=1, default=float))

@@ -54,7 +54,16 @@ from sb3_ot._files import load_checkpoint, save_checkpoint
 from sb3_ot.data.sources import as_trajectories
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.encoders.base import stack_observations
-from sb3_ot.nn import conv_decoder, conv_encoder, ensemble_mlp, image_tensor, mlp, polyak_update
+from sb3_ot.nn import (
+    as_float_tensor,
+    conv_decoder,
+    conv_encoder,
+    ensemble_mlp,
+    image_tensor,
+    like_input,
+    mlp,
+    polyak_update,
+)
 
 __all__ = ["WorldModel", "WorldModelConfig"]
 
@@ -459,20 +468,9 @@ class WorldModel:
     # --------------------------------------------------------------- the model's surface
     def _tensor(self, x: Any, name: str, func: str, shape: tuple[int, ...] | None = None) -> torch.Tensor:
         """``x`` as a finite float32 tensor on the device, whose trailing dims are ``shape``."""
-        t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.array(x))  # a writable copy
-        if shape is not None and (t.ndim < len(shape) or tuple(t.shape[t.ndim - len(shape) :]) != shape):
-            want = ", ".join(["..."] + [str(s) for s in shape])
-            raise ValueError(f"{func}: {name} must have shape [{want}]; got {tuple(t.shape)}")
-        if not (t.dtype.is_floating_point or t.dtype in (torch.int32, torch.int64, torch.uint8)):
-            raise ValueError(f"{func}: {name} must be numeric; got dtype {t.dtype}")
-        t = t.to(device=self.device, dtype=torch.float32)
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{func}: {name} must be finite; got NaN or inf")
-        return t
+        return as_float_tensor(x, name, func, shape, self.device)
 
-    @staticmethod
-    def _out(t: torch.Tensor, like: Any) -> Any:
-        return t if isinstance(like, torch.Tensor) else t.cpu().numpy()
+    _out = staticmethod(like_input)
 
     @torch.no_grad()
     def encode(self, obs: Any) -> Any:

@@ -38,7 +38,7 @@ def test_fit_logs_finite_losses_and_learns_that_a_held_goal_is_closer(fitted, pu
     far = ag + np.array([0.0, 0.3, 0.0], np.float32)  # 30 cm off: never reached in a step
     v_here = fitted.value(z, fitted.encode_goal(ag))  # the goal the state already has: 0 steps
     v_far = fitted.value(z, fitted.encode_goal(far))
-    assert v_here.mean() > v_far.mean() + 0.5, (v_here.mean(), v_far.mean())
+    assert (v_here > v_far).mean() >= 0.9 and v_here.mean() > v_far.mean() + 0.2, (v_here, v_far)
     matrix = fitted.value_matrix(z[:5], fitted.encode_goal(far[:3]))
     assert matrix.shape == (5, 3)
     np.testing.assert_allclose(
