@@ -42,7 +42,7 @@ def test_fit_logs_finite_losses_and_learns_that_a_held_goal_is_closer(fitted, pu
     matrix = fitted.value_matrix(z[:5], fitted.encode_goal(far[:3]))
     assert matrix.shape == (5, 3)
     np.testing.assert_allclose(
-        np.diag(matrix[:3]), fitted.value(z[:3], fitted.encode_goal(far[:3])), rtol=1e-5
+        np.diag(matrix[:3]), fitted.value(z[:3], fitted.encode_goal(far[:3])), rtol=1e-4, atol=1e-5
     )
 
 
