@@ -44,7 +44,9 @@ def main() -> None:
     episodes, updates = (6, 20) if args.quick else (100, 2000)
     sizes = dict(latent_dim=8, hidden=(32, 32)) if args.quick else dict(latent_dim=32, hidden=(128, 128))
     data = rollout(env, None, n_episodes=episodes, seed=args.seed)  # random actions
-    wm = WorldModel(seed=args.seed, batch_size=128, lr=1e-3, **sizes).fit(data, n_updates=updates, progress=not args.quick)
+    wm = WorldModel(seed=args.seed, batch_size=128, lr=1e-3, **sizes).fit(
+        data, n_updates=updates, progress=not args.quick
+    )
 
     starts = ImaginationStarts.from_trajectories(wm, str(DEMO))
     n_envs, n_steps = 64, (8 if args.quick else 32)

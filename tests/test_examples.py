@@ -28,6 +28,7 @@ def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
         ("ppo_vecenv_pendulum.py", "PPO + OT reward (VecEnv wrapper), 512 steps"),
         ("cleanrl_step_mode.py", "DDPG + step-mode OT reward, 300 steps"),
         ("ppo_imagination_pendulum.py", "PPO in imagination (DITTO reward), 1024 imagined steps"),
+        ("zilot_fetch_push.py", "evaluate_policy: 2 episodes of 5 steps"),
     ],
 )
 def test_example_quick_mode(script, expect, tmp_path):
