@@ -154,6 +154,17 @@ class _Nets(nn.Module):
         self.phi = mlp(L, H, L, activation=act, norm="before")
         self.psi = mlp(L, H, L, activation=act, norm="before")
         self.w = mlp(2 * L, H, 1, activation=act, norm="before")
+        for name, dim in (("obs", obs_dim), ("goal", goal_dim)):  # standardisation statistics
+            self.register_buffer(f"{name}_mean", torch.zeros(dim))
+            self.register_buffer(f"{name}_std", torch.ones(dim))
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw observations ``[..., obs_dim]`` -> latents ``[..., L]`` (standardised first)."""
+        return self.encoder((obs - self.obs_mean) / self.obs_std)
+
+    def encode_goal(self, goal: torch.Tensor) -> torch.Tensor:
+        """Raw goals ``[..., goal_dim]`` -> goal latents ``[..., L]`` (standardised first)."""
+        return self.goal_encoder((goal - self.goal_mean) / self.goal_std)
 
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         return self.dynamics(torch.cat([z, a], -1))
@@ -308,9 +319,20 @@ class GoalModel:
         slices = _GoalSlices(obs, goals, acts, self.config.n_steps)
         if len(slices.starts) == 0:
             raise ValueError(f"{func}: no episode is longer than n_steps={self.config.n_steps}")
-        if self.nets is None:
+        if self.nets is None:  # statistics are fixed at the first fit: later fits keep the same function
             self._build(dims)
+            self._set_stats(slices)
         return slices
+
+    def _set_stats(self, slices: _GoalSlices) -> None:
+        """Standardise inputs by the data's statistics (stds floored at 1e-2: Fetch's block height and
+        the gripper's fingers barely move). Raw Fetch positions vary by centimetres around 1.3 m: unscaled,
+        every goal encodes to nearly the same latent and values take far longer to learn (docs/zilot.md)."""
+        nets = self.nets
+        assert nets is not None
+        for name, x in (("obs", slices.obs), ("goal", slices.goals)):
+            getattr(nets, f"{name}_mean").copy_(torch.from_numpy(x.mean(0)))
+            getattr(nets, f"{name}_std").copy_(torch.from_numpy(np.maximum(x.std(0), 1e-2)))
 
     # --------------------------------------------------------------- training
     def fit(self, data: Any, *, n_updates: int, progress: bool = True, log_every: int = 100) -> GoalModel:
@@ -359,11 +381,11 @@ class GoalModel:
         done = (ag[:, :-1] - g).abs().amax(-1) < 1e-6  # [B, n]: this state already has the goal
         next_done = (ag[:, 1:] - g).abs().amax(-1) < 1e-6
         with torch.no_grad():
-            next_z = nets.encoder(o[:, 1:])  # [B, n, L]
-        zg = nets.goal_encoder(g)
+            next_z = nets.encode(o[:, 1:])  # [B, n, L]
+        zg = nets.encode_goal(g)
         with torch.no_grad():
             td = self._td_target(next_z, zg, done, next_done, gen)  # [B, n], scaled to [-1, 0]
-        z, zs, consistency = nets.encoder(o[:, 0]), [], 0.0
+        z, zs, consistency = nets.encode(o[:, 0]), [], 0.0
         for t in range(n):
             zs.append(z)
             z = nets.step(z, a[:, t])
@@ -372,7 +394,7 @@ class GoalModel:
         q_loss = ((nets.q_values(z_roll, a, zg) - td).pow(2).mean((0, 1)) * w).sum()
         z_d, zg_d = z_roll.detach(), zg.detach()
         v_loss = ((nets.v(z_d, zg_d) - td).pow(2).mean(0) * w).sum()
-        w_loss = ((nets.w_value(nets.goal_encoder(ag[:, :-1]).detach(), zg_d) - td).pow(2).mean(0) * w).sum()
+        w_loss = ((nets.w_value(nets.encode_goal(ag[:, :-1]).detach(), zg_d) - td).pow(2).mean(0) * w).sum()
         loss = cfg.consistency * consistency + cfg.q_coef * q_loss + v_loss + w_loss
         for opt in self._opts.values():
             opt.zero_grad(set_to_none=True)
@@ -438,14 +460,14 @@ class GoalModel:
     def encode(self, obs: Any) -> Any:
         """Latents ``[..., latent_dim]`` of observations ``obs [..., obs_dim]`` (``obs["observation"]``)."""
         nets = self._require_fit("GoalModel.encode")
-        return self._out(nets.encoder(self._tensor(obs, "obs", "GoalModel.encode", self.dims["obs"])), obs)
+        return self._out(nets.encode(self._tensor(obs, "obs", "GoalModel.encode", self.dims["obs"])), obs)
 
     @torch.no_grad()
     def encode_goal(self, goal: Any) -> Any:
         """Goal latents ``[..., latent_dim]`` of goals ``goal [..., goal_dim]`` (achieved-goal space)."""
         nets = self._require_fit("GoalModel.encode_goal")
         g = self._tensor(goal, "goal", "GoalModel.encode_goal", self.dims["goal"])
-        return self._out(nets.goal_encoder(g), goal)
+        return self._out(nets.encode_goal(g), goal)
 
     @torch.no_grad()
     def next(self, z: Any, action: Any) -> Any:
