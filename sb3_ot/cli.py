@@ -285,6 +285,10 @@ def zilot_config(args: argparse.Namespace):
         "device": args.device,
     }
     kwargs = {k: v for k, v in overrides.items() if v is not None}
+    if args.config is not None:
+        from sb3_ot.zilot import read_config_file
+
+        kwargs |= read_config_file(args.config, args.env or ZilotConfig.env)
     return ZilotConfig(**kwargs, wandb=args.wandb, progress=not args.quiet)
 
 
@@ -315,6 +319,9 @@ def _add_zilot_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--updates", type=int, default=None, help="goal-model updates (default: the preset's)")
     p.add_argument("--model", default=None, help="a saved GoalModel to use instead of training one")
+    p.add_argument(
+        "--config", default=None, help="a zoo-style YAML file of per-env settings (zoo_configs/zilot.yml)"
+    )
     p.add_argument("--dataset-steps", type=int, default=None, help="transitions per dataset kind")
     p.add_argument("--data-path", default=None)
     p.add_argument("--out", default=None, help="output folder (goal model, paths.png, results.json)")

@@ -30,7 +30,7 @@ import numpy as np
 from sb3_ot._args import check_choice, check_int, check_seeds, with_overrides
 from sb3_ot._files import atomic_write, write_text
 
-__all__ = ["ENV_PRESETS", "PLANNER_PRESETS", "ZilotConfig", "run_zilot"]
+__all__ = ["ENV_PRESETS", "PLANNER_PRESETS", "ZilotConfig", "read_config_file", "run_zilot"]
 
 #: Per env: the goal model's value scale (the env's episode length) and relabelling discount, the
 #: planning horizon and the data kinds (facts of the official configs; docs/zilot.md).
@@ -76,6 +76,7 @@ class ZilotConfig:
     dataset_steps: int = 100_000  # transitions per data kind
     n_updates: int | None = None  # the goal model's; None: the preset's
     model: str | None = None  # a saved GoalModel to use instead of training one
+    goal_model: dict[str, Any] = field(default_factory=dict)  # GoalModelConfig overrides (+ n_updates)
     planner: dict[str, Any] = field(default_factory=dict)  # PlannerConfig overrides of the preset's
     out_dir: str = "sb3_ot_zilot"
     data_path: str | None = None
@@ -84,30 +85,27 @@ class ZilotConfig:
     wandb: bool = False
 
     def __post_init__(self) -> None:
-        from sb3_ot.planners.model import PRESETS
-        from sb3_ot.planners.planner import METHODS
+        from sb3_ot.planners.model import PRESETS, GoalModelConfig
+        from sb3_ot.planners.planner import METHODS, PlannerConfig
         from sb3_ot.planners.tasks import task_names
 
         func = "ZilotConfig"
         check_choice(self.env, "env", func, tuple(ENV_PRESETS))
         check_choice(self.preset, "preset", func, tuple(PRESETS))
-        object.__setattr__(self, "tasks", tuple(self.tasks))
-        for name in self.tasks:
-            check_choice(name, "tasks[...]", func, task_names(self.env))
-        object.__setattr__(self, "methods", tuple(self.methods))
+        for name, choices in (("tasks", task_names(self.env)), ("methods", METHODS)):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+            for value in getattr(self, name):
+                check_choice(value, f"{name}[...]", func, choices)
         if not self.methods:
             raise ValueError(f"{func}: methods must name at least one of {METHODS}; got none")
-        for m in self.methods:
-            check_choice(m, "methods[...]", func, METHODS)
         object.__setattr__(self, "seeds", check_seeds(self.seeds, func))
-        object.__setattr__(self, "n_episodes", check_int(self.n_episodes, "n_episodes", func))
-        object.__setattr__(self, "dataset_steps", check_int(self.dataset_steps, "dataset_steps", func))
-        if self.n_updates is not None:
-            object.__setattr__(self, "n_updates", check_int(self.n_updates, "n_updates", func))
-        from sb3_ot.planners.planner import PlannerConfig
-
+        for name in ("n_episodes", "dataset_steps") + (("n_updates",) if self.n_updates is not None else ()):
+            object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         object.__setattr__(self, "planner", dict(self.planner))
+        object.__setattr__(self, "goal_model", dict(self.goal_model))
         with_overrides(PlannerConfig(), self.planner_settings, "ZilotConfig.planner")  # checked up front
+        with_overrides(GoalModelConfig(), self.model_settings, "ZilotConfig.goal_model")
+        check_int(self.updates, "goal_model['n_updates']", func)
         if self.model is not None and not Path(self.model).is_file():
             raise ValueError(f"{func}: model {self.model!r} is not a file (a GoalModel.save checkpoint)")
 
@@ -117,20 +115,45 @@ class ZilotConfig:
         from sb3_ot.planners.model import PRESETS
 
         env = ENV_PRESETS[self.env]
-        sizes = {k: v for k, v in PRESETS[self.preset].items() if k != "n_updates"}
-        return sizes | {"value_scale": env["value_scale"], "relabel_discount": env["relabel_discount"]}
+        settings = PRESETS[self.preset] | {
+            "value_scale": env["value_scale"],
+            "relabel_discount": env["relabel_discount"],
+        }
+        return {k: v for k, v in (settings | self.goal_model).items() if k != "n_updates"}
 
     @property
     def updates(self) -> int:
         from sb3_ot.planners.model import PRESETS
 
-        return self.n_updates or int(PRESETS[self.preset]["n_updates"])
+        return self.n_updates or self.goal_model.get("n_updates") or PRESETS[self.preset]["n_updates"]
 
     @property
     def planner_settings(self) -> dict[str, Any]:
         return (
             PLANNER_PRESETS[self.preset] | {"horizon": ENV_PRESETS[self.env]["horizon"]} | dict(self.planner)
         )
+
+
+def read_config_file(path: str | Path, env: str) -> dict[str, Any]:
+    """``env``'s entry of a zoo-style YAML file (``zoo_configs/zilot.yml``: env id -> ``goal_model`` and
+    ``planner`` settings) as :class:`ZilotConfig` keywords."""
+    import yaml
+
+    func = "read_config_file"
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{func}: config file {str(path)!r} not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or env not in data:
+        found = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{func}: {str(path)!r} has no entry for {env!r}; it has {found}")
+    entry = data[env] or {}
+    unknown = set(entry) - {"goal_model", "planner"}
+    if unknown:
+        raise ValueError(
+            f"{func}: {str(path)!r} [{env}] has unknown keys {sorted(unknown)}; expected goal_model, planner"
+        )
+    return {k: dict(entry.get(k) or {}) for k in ("goal_model", "planner")}
 
 
 def _load_data(cfg: ZilotConfig, echo: Callable[[str], None]) -> list[Any]:

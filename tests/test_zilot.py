@@ -60,3 +60,19 @@ def test_bad_settings_fail_before_any_work(model_path, capsys):
         ZilotConfig(model="/nonexistent/gm.pt")
     assert main(["zilot", "--method", "zilot", "--episodes", "0", "--model", str(model_path)]) == 2
     assert "n_episodes must be a positive int" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env", ["FetchPush-v4", "FetchPickAndPlace-v4", "PointMaze_Medium-v3"])
+def test_zoo_style_file_is_the_cpu_preset(env):
+    from pathlib import Path
+
+    from sb3_ot.zilot import read_config_file
+
+    path = Path(__file__).resolve().parents[1] / "zoo_configs" / "zilot.yml"
+    from_file = ZilotConfig(env=env, **read_config_file(path, env))
+    default = ZilotConfig(env=env)
+    assert from_file.model_settings == default.model_settings
+    assert from_file.planner_settings == default.planner_settings
+    assert from_file.updates == default.updates
+    with pytest.raises(ValueError, match="has no entry for 'Pendulum-v1'"):
+        read_config_file(path, "Pendulum-v1")
