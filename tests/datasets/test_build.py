@@ -159,6 +159,24 @@ def test_pointmaze_datasets_have_dict_observations_and_success_infos(tmp_path):
     assert 0.0 < build["expert"]["medium_epsilon"] < 1.0
 
 
+def test_fetch_datasets_keep_the_achieved_goal_and_is_success(tmp_path):
+    kw = {
+        "steps": 300,
+        "n_ref_episodes": 2,
+        "data_path": tmp_path / "m",
+        "home": tmp_path / "h",
+        "progress": False,
+    }
+    built = {kind: build_dataset("FetchPush-v4", kind, **kw) for kind in ("random", "expert")}
+    traj = load_trajectories(built["expert"])[0]
+    assert set(traj.obs) == {"observation", "achieved_goal", "desired_goal"}
+    assert traj.obs["achieved_goal"].shape == (51, 3) and traj.acts.shape == (50, 4)
+    assert traj.infos["is_success"].shape == (50,)
+    build = read_build_info(built["random"])
+    assert build["expert"]["controller"] == "FetchController"
+    assert build["expert_return"] > build["random_return"]  # the scripted pusher beats random actions
+
+
 def test_bad_arguments_name_build_dataset_and_the_argument(tmp_path):
     with pytest.raises(ValueError, match=r"build_dataset: kind must be one of \['random'"):
         build_dataset("Pendulum-v1", "mediocre", data_path=tmp_path)
