@@ -16,12 +16,21 @@ import numpy as np
 from sb3_ot._files import atomic_write
 from sb3_ot.data.scores import normalized_score
 
-__all__ = ["Curve", "finish_wandb", "plot_curves", "print_table", "score_rows", "start_wandb"]
+__all__ = [
+    "Curve",
+    "finish_wandb",
+    "plot_curves",
+    "print_table",
+    "score_rows",
+    "standard_error",
+    "start_wandb",
+]
 
 Curve = list[tuple[int, float, float]]  # (step or update, mean return, normalized score)
 
 
-def _se(values: Sequence[float]) -> float:
+def standard_error(values: Sequence[float]) -> float:
+    """Standard error of the mean over seeds (0 for a single value)."""
     return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
@@ -38,7 +47,12 @@ def score_rows(
         if name in curves:
             finals = [run[-1][2] for run in curves[name]]
             rows.append(
-                {"method": name, "score": float(np.mean(finals)), "se": _se(finals), "n": len(finals)}
+                {
+                    "method": name,
+                    "score": float(np.mean(finals)),
+                    "se": standard_error(finals),
+                    "n": len(finals),
+                }
             )
     for name, (returns, n) in reference.items():
         rows.append({"method": name, "score": normalized_score(returns, *ref), "se": 0.0, "n": n})

@@ -270,13 +270,11 @@ def _evaluate(cfg: ZilotConfig, model: Any, tasks: list[Any], echo: Callable[[st
     return results
 
 
-def _se(values: list[float]) -> float:
-    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
 def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Per method: W_min and GoalFraction (mean over seeds of each seed's episode mean, ± standard error),
     success rate, median planning seconds per env step and the OT share of planning."""
+    from sb3_ot._pipeline import standard_error
+
     rows = []
     for method, seeds in results.items():
         w = [float(np.mean([e["w_min"] for e in eps])) for eps in seeds]
@@ -287,9 +285,9 @@ def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "method": method,
                 "w_min": float(np.mean(w)),
-                "w_min_se": _se(w),
+                "w_min_se": standard_error(w),
                 "goal_fraction": float(np.mean(gf)),
-                "goal_fraction_se": _se(gf),
+                "goal_fraction_se": standard_error(gf),
                 "success": float(np.mean([e["success"] for e in episodes])),
                 "step_seconds": float(np.median([e["step_seconds"] for e in episodes])),
                 "ot_share": sum(e["ot_seconds"] for e in episodes) / plan if plan > 0 else 0.0,

@@ -51,7 +51,7 @@ from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.datasets.expert_configs import resolve_config
 from sb3_ot.datasets.experts import ExpertRun, train_expert
 from sb3_ot.datasets.kinds import DEFAULT_STEPS, FALLBACK_STEPS, KINDS, NAMESPACE, SUITES, dataset_id
-from sb3_ot.datasets.scripted import EPSILONS, ScriptedSource, is_scripted, success_key
+from sb3_ot.datasets.scripted import EPSILONS, ScriptedSource, controller_name, is_scripted, success_key
 
 __all__ = ["build_dataset", "build_suite", "list_datasets"]
 
@@ -213,7 +213,7 @@ def _expert_source(
     fraction, n_ref = settings["medium_fraction"], settings["n_ref_episodes"]
     if is_scripted(env_id):
         src = ScriptedSource.load(env_id, seed, fraction, n_ref, home, progress)
-        controller = "FetchController" if env_id.startswith("Fetch") else "MazeWaypointController"
+        controller = controller_name(env_id)
         desc = {
             "kind": "scripted",
             "controller": controller,

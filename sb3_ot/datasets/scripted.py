@@ -33,6 +33,7 @@ __all__ = [
     "MazeWaypointController",
     "ScriptedSource",
     "controller_for",
+    "controller_name",
     "epsilon_policy",
     "is_scripted",
     "success_key",
@@ -53,6 +54,11 @@ def is_scripted(env_id: str) -> bool:
 def success_key(env_id: str) -> str:
     """The info key a scripted env reports success under (kept in the datasets' ``infos``)."""
     return "is_success" if env_id.startswith(_FETCH_PREFIXES) else "success"
+
+
+def controller_name(env_id: str) -> str:
+    """The class name of ``env_id``'s scripted expert (recorded in the datasets' build info)."""
+    return "FetchController" if env_id.startswith(_FETCH_PREFIXES) else "MazeWaypointController"
 
 
 def controller_for(env: gym.Env) -> MazeWaypointController | FetchController:

@@ -307,10 +307,7 @@ class GoalModel:
         trajs = as_trajectories(data, func=func, name="data")
         if not trajs:
             raise ValueError(f"{func}: data must hold at least one episode; got none")
-        obs, goals, acts = [], [], []
-        for i, t in enumerate(trajs):
-            o, g, a = _episode_arrays(t, i, func)
-            obs.append(o), goals.append(g), acts.append(a)
+        obs, goals, acts = zip(*(_episode_arrays(t, i, func) for i, t in enumerate(trajs)), strict=True)
         dims = {"obs": obs[0].shape[1], "goal": goals[0].shape[1], "act": acts[0].shape[1]}
         for i, (o, g, a) in enumerate(zip(obs, goals, acts, strict=True)):
             got = {"obs": o.shape[1], "goal": g.shape[1], "act": a.shape[1]}

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from sb3_ot._args import check_choice, check_float, check_int, with_overrides
+from sb3_ot.ot import sinkhorn_matrix
 from sb3_ot.planners.icem import ICEMConfig, icem
 from sb3_ot.planners.model import GoalModel
 
@@ -191,8 +192,6 @@ class Planner:
         for e, (c, a_e, b_e) in enumerate(problems):
             C[e, :, : c.shape[1], : c.shape[2]] = c
             a[e, :, : len(a_e)], b[e, :, : len(b_e)] = a_e, b_e
-        from sb3_ot.ot import sinkhorn_matrix
-
         C, a, b = C.flatten(0, 1), a.flatten(0, 1), b.flatten(0, 1)
         if self.problems is not None:  # for benchmarks/zilot.py --sinkhorn: the very problems solved
             self.problems.append((C.clone(), a.clone(), b.clone()))
