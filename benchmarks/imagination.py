@@ -346,7 +346,12 @@ def _pixels_text(c: dict) -> list[str]:
 def run_returns(args: argparse.Namespace, command: str) -> None:
     """The ``--returns`` section for every env, each written to its own block."""
     for env_id in args.envs:
-        extra = {"penalty": args.penalty, "bc_coef": args.bc_coef, "dataset": args.dataset}
+        extra = {
+            "penalty": args.penalty,
+            "bc_coef": args.bc_coef,
+            "dataset": args.dataset,
+            "horizon": args.horizon,
+        }
         extra["pixels"] = True if args.pixels else None
         result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra, args.world_model)
         if args.write:  # one block per env and variant: parallel runs do not clobber each other
@@ -384,7 +389,9 @@ def main() -> None:
     )
     p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
     p.add_argument("--world-model", default=None, help="a saved world model of a run with the same settings")
-    p.add_argument("--pixels", action="store_true", help="--returns from the env's frames (sb3-ot dream --pixels)")
+    p.add_argument(
+        "--pixels", action="store_true", help="--returns from the env's frames (sb3-ot dream --pixels)"
+    )
     p.add_argument("--dataset", default=None, help="the world model's data kind (default: the env's preset)")
     p.add_argument(
         "--penalty", type=float, default=None, help="uncertainty penalty (default: each reward's own)"
@@ -392,6 +399,7 @@ def main() -> None:
     p.add_argument(
         "--bc-coef", type=float, default=None, help="BC term (default: each reward's own; CMIL 10)"
     )
+    p.add_argument("--horizon", type=int, default=None, help="imagined episode length (default 15)")
     p.add_argument("--out", type=Path, default=Path("bench_dream"))
     args = p.parse_args()
     torch.manual_seed(args.seed)

@@ -187,6 +187,7 @@ def dream_config(args: argparse.Namespace):
         "seeds": tuple(args.seeds) if args.seeds else None,
         "wm_updates": args.wm_updates,
         "ppo_steps": args.ppo_steps,
+        "horizon": args.horizon,
         "bc_steps": args.bc_steps,
         "penalty": args.penalty,
         "bc_coef": args.bc_coef,
@@ -229,6 +230,9 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--wm-updates", type=int, default=None, help="world-model updates")
     p.add_argument("--ppo-steps", type=int, default=None, help="imagined env steps of PPO per seed")
+    p.add_argument(
+        "--horizon", type=int, default=None, help="steps of an imagined episode (default 15, DITTO's)"
+    )
     p.add_argument("--bc-steps", type=int, default=None, help="BC / D-BC updates")
     p.add_argument(
         "--penalty",

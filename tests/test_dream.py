@@ -128,6 +128,7 @@ def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
     assert DreamConfig(rewards="ditto", penalty=10.0).rewards == ("ditto",)  # a str is one reward
     assert dream_config(build_parser().parse_args(["dream", "--penalty", "10"])).penalty == 10.0
     assert dream_config(build_parser().parse_args(["dream", "--bc-coef", "10"])).bc_coef == 10.0
+    assert dream_config(build_parser().parse_args(["dream", "--horizon", "8"])).horizon == 8
     assert _method(DreamConfig(penalty=10.0, bc_coef=10.0), "ditto") == "PPO + DITTO - 10 u + 10 BC"
     assert _method(DreamConfig(), "cmil") == "PPO + CMIL - 10 u + 10 BC"  # CMIL's own settings
     assert _method(DreamConfig(penalty=0.0), "cmil") == "PPO + CMIL + 10 BC"  # CMIL without the penalty
