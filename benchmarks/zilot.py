@@ -13,8 +13,16 @@ batched log-domain Sinkhorn loop at the official 500 fixed iterations (``ot_util
 official code, here in torch on the same device and threads): median time of several runs each, and
 the objective ``<P, C>`` of both (relative difference per problem; the planner ranks by it).
 
+**Values** (``--values``). What the goal model's values have learned, per TD target
+(``GoalModelConfig.td_action``: the official policy action, or the data's next action), on FetchPush's
+local data with the last 100 expert episodes held out: Spearman of ``-V(s_t0, ag_t0+k)`` with the real
+steps to ``ag_t0+k`` (k = 1..30 from 5 steps before the block first moves), ``V`` 10 and 30 cm from the
+block, ``-V`` over the real steps where those are 15+, and over the approach (start to first block move)
+the Spearman of ``V(s_t, g)`` with ``t`` and its gain, ``g`` the block 15 steps after it first moves.
+
 Usage: python benchmarks/zilot.py [--envs FetchPush-v4] [--seeds 0 1 2] [--episodes 20] [--write docs/benchmarks.md]
        python benchmarks/zilot.py --sinkhorn --model sb3_ot_zilot/goal_model.pt [--write docs/benchmarks.md]
+       python benchmarks/zilot.py --values --targets policy data --checkpoints 2000 5000 [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -191,6 +199,90 @@ def sinkhorn_markdown(r: dict, command: str) -> list[str]:
     return lines
 
 
+def _held_metrics(model, held) -> dict:
+    """The ``--values`` numbers of ``model`` on the held-out expert episodes ``held``."""
+    from scipy.stats import spearmanr
+
+    vs, steps, away, approach, gain = [], [], [], [], []
+    for t in held:
+        ag, ob = np.asarray(t.obs["achieved_goal"]), np.asarray(t.obs["observation"])
+        moved = np.flatnonzero(np.linalg.norm(ag - ag[0], axis=1) > 1e-3)
+        if len(moved) == 0 or moved[0] < 4 or moved[0] + 15 >= len(ag):
+            continue
+        t0, ks = moved[0] - 5, np.arange(1, 31)
+        ks = ks[t0 + ks < len(ag)]
+        z = model.encode(np.repeat(ob[t0][None], len(ks), 0))
+        vs += list(model.value(z, model.encode_goal(ag[t0 + ks])))
+        steps += [int(np.flatnonzero(np.linalg.norm(ag[t0:] - ag[t0 + k], axis=1) < 1e-3)[0]) for k in ks]
+        g = np.repeat(ag[t0][None], 2, 0) + np.array([[0.1, 0, 0], [0.3, 0, 0]], np.float32)
+        away.append(model.value(model.encode(np.repeat(ob[t0][None], 2, 0)), model.encode_goal(g)))
+        ts = np.arange(moved[0] + 1)
+        v = model.value(
+            model.encode(ob[ts]), model.encode_goal(np.repeat(ag[moved[0] + 15][None], len(ts), 0))
+        )
+        approach.append(spearmanr(v, ts)[0])
+        gain.append(v[-1] - v[0])
+    vs, steps, far = np.array(vs), np.array(steps), np.array(steps) >= 15
+    return {
+        "spearman": float(spearmanr(-vs, steps)[0]),
+        "v10": float(np.mean(away, 0)[0]),
+        "v30": float(np.mean(away, 0)[1]),
+        "ratio15": float(np.median(-vs[far] / steps[far])),
+        "approach": float(np.nanmean(approach)),
+        "gain": float(np.mean(gain)),
+    }
+
+
+def values(args: argparse.Namespace) -> list[dict]:
+    """One goal model per TD target (the ``cpu`` preset's sizes), trained to each of ``args.checkpoints``."""
+    from sb3_ot.data import load_trajectories
+    from sb3_ot.datasets import build_dataset
+    from sb3_ot.planners.model import PRESETS, GoalModel
+    from sb3_ot.zilot import ENV_PRESETS
+
+    env = "FetchPush-v4"
+    expert, random = (
+        load_trajectories(build_dataset(env, kind, steps=100_000)) for kind in ("expert", "random")
+    )
+    held, expert = expert[-100:], expert[:-100]
+    data = [p[i] for i in range(max(len(expert), len(random))) for p in (expert, random) if i < len(p)]
+    sizes = {k: v for k, v in PRESETS["cpu"].items() if k != "n_updates"}
+    sizes |= {k: ENV_PRESETS[env][k] for k in ("value_scale", "relabel_discount")}
+    rows = []
+    for target in args.targets:
+        model, done, t0 = GoalModel(env_id=env, seed=0, td_action=target, **sizes), 0, time.perf_counter()
+        for n in sorted(args.checkpoints):
+            model.fit(data, n_updates=n - done, progress=False)
+            done = n
+            rows.append({"target": target, "updates": n, "minutes": (time.perf_counter() - t0) / 60,
+                         "td_steps": model.history[-1]["td_steps"], **_held_metrics(model, held)})  # fmt: skip
+            print(rows[-1], flush=True)
+    return rows
+
+
+def values_markdown(rows: list[dict], command: str) -> list[str]:
+    lines = [
+        "## ZILOT's goal-model values by TD target (`benchmarks/zilot.py --values`)",
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {dt.date.today().isoformat()}  ",
+        f"Machine: {machine()}",
+        "",
+        "FetchPush-v4 local data (expert + random, 100k steps each, interleaved), the last 100 expert episodes "
+        "held out; the `cpu` preset's sizes, seed 0. Columns as the script's docstring says (values in env "
+        "steps); docs/zilot.md reads them.",
+        "",
+        "| TD target | updates | Spearman(-V, steps) | V 10 / 30 cm | -V / steps (15+) | approach Spearman, gain | mean TD target (steps) | minutes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['target']} | {r['updates']:,} | {r['spearman']:.2f} | {r['v10']:.1f} / {r['v30']:.1f} | "
+            f"{r['ratio15']:.2f} | {r['approach']:.2f}, {r['gain']:.1f} | {r['td_steps']:.1f} | {r['minutes']:.1f} |"
+        )
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["FetchPush-v4"])
@@ -207,10 +299,19 @@ def main() -> None:
         "--steps", type=int, nargs="+", default=[1, 40, 80, 150], help="--sinkhorn: steps captured"
     )
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--values", action="store_true", help="the goal model's values by TD target")
+    p.add_argument("--targets", nargs="+", default=["policy", "data"], help="--values: td_action values")
+    p.add_argument("--checkpoints", type=int, nargs="+", default=[2000], help="--values: updates")
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
     args = p.parse_args()
     command = "python benchmarks/zilot.py " + " ".join(sys.argv[1:])
     torch.set_num_threads(2)
+    if args.values:
+        torch.set_num_threads(1)
+        rows = values(args)
+        if args.write:
+            write_block(args.write, "zilot_values_FetchPush-v4", values_markdown(rows, command), "Benchmarks")
+        return
     if args.sinkhorn:
         if args.model is None:
             p.error("--sinkhorn needs --model (a goal model of --env)")

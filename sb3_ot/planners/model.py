@@ -17,6 +17,10 @@ Learned offline from goal-conditioned episodes with no expert (``obs["observatio
 * **Goal relabelling**, one goal per step of a slice: a random dataset state (0.2), the next state (0.2),
   or a geometric future state of the same episode (0.6, ``p = 1 - relabel_discount``).
 
+``td_action="data"`` (an option, off in both presets) bootstraps from the data's own next action
+instead of the policy's: measured in docs/zilot.md, the policy's out-of-data action is over-estimated by
+about the step's -1 and stalls the values on a CPU budget.
+
 Two measured simplifications of the official code: values are regressed (MSE on ``td / value_scale``,
 as the official ``V`` already is) rather than TD-MPC2's two-hot cross-entropy, and there is no reward
 head (the official one is trained but unused). Sizes: :data:`PRESETS` (``paper`` = the official config,
@@ -71,11 +75,13 @@ class GoalModelConfig:
     relabel_discount: float = 0.975
     p_random: float = 0.2
     p_current: float = 0.2
+    td_action: str = "policy"  # the official target's; "data": the data's next action (docs/zilot.md)
     activation: str = "silu"  # TD-MPC2's is "mish": the same shape, 6.5x slower on a CPU (docs/zilot.md)
 
     def __post_init__(self) -> None:
         func = "GoalModelConfig"
         check_choice(self.activation, "activation", func, tuple(_ACTIVATIONS))
+        check_choice(self.td_action, "td_action", func, ("policy", "data"))
         for name in ("latent_dim", "enc_dim", "mlp_dim", "simnorm", "n_q", "n_steps", "batch_size"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         if self.latent_dim % self.simnorm:
@@ -349,8 +355,8 @@ class GoalModel:
         log_every = check_int(log_every, "log_every", func)
         slices = self._prepare(data, func)
         nets, cfg = self._require_fit(func), self.config
-        obs, goals, acts = (
-            torch.from_numpy(x).to(self.device) for x in (slices.obs, slices.goals, slices.acts)
+        obs, goals, acts, last = (
+            torch.from_numpy(x).to(self.device) for x in (slices.obs, slices.goals, slices.acts, slices.last)
         )
         rng = np.random.default_rng([self.seed, self.n_updates])  # continuing a loaded model = the live one
         gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**31)))
@@ -360,7 +366,8 @@ class GoalModel:
                 torch.from_numpy(x).to(self.device)
                 for x in slices.sample(rng, cfg.batch_size, cfg.n_steps, cfg)
             )
-            info = self._update(obs[pos], acts[pos[:, :-1]], goals[gidx], goals[pos], gen)
+            ends = last[pos[:, 1:]] == pos[:, 1:]  # [B, n]: the next state ends its episode (no action)
+            info = self._update(obs[pos], acts[pos], goals[gidx], goals[pos], ends, gen)
             self.n_updates += 1
             if step % log_every == 0 or step == n_updates - 1:
                 self.history.append({"update": self.n_updates} | info)
@@ -368,11 +375,19 @@ class GoalModel:
         return self
 
     def _update(
-        self, o: torch.Tensor, a: torch.Tensor, g: torch.Tensor, ag: torch.Tensor, gen: torch.Generator
+        self,
+        o: torch.Tensor,
+        a_all: torch.Tensor,
+        g: torch.Tensor,
+        ag: torch.Tensor,
+        ends: torch.Tensor,
+        gen: torch.Generator,
     ) -> dict[str, float]:
-        """One update of every network on slices ``o [B, n+1, D]``, ``a [B, n, A]``, goals ``g [B, n, G]``
-        and the slices' achieved goals ``ag [B, n+1, G]``."""
+        """One update of every network on slices ``o [B, n+1, D]``, their actions ``a_all [B, n+1, A]`` (the
+        last one only for ``td_action="data"``), goals ``g [B, n, G]``, the slices' achieved goals
+        ``ag [B, n+1, G]`` and where the next state ends its episode ``ends [B, n]``."""
         nets, cfg, n = self.nets, self.config, self.config.n_steps
+        a, a_next = a_all[:, :-1], a_all[:, 1:]
         assert nets is not None
         w = cfg.rho ** torch.arange(n, device=o.device, dtype=torch.float32) / n  # [n]
         done = (ag[:, :-1] - g).abs().amax(-1) < 1e-6  # [B, n]: this state already has the goal
@@ -381,7 +396,7 @@ class GoalModel:
             next_z = nets.encode(o[:, 1:])  # [B, n, L]
         zg = nets.encode_goal(g)
         with torch.no_grad():
-            td = self._td_target(next_z, zg, done, next_done, gen)  # [B, n], scaled to [-1, 0]
+            td = self._td_target(next_z, zg, done, next_done, a_next, ends, gen)  # [B, n], in [-1, 0]
         z, zs, consistency = nets.encode(o[:, 0]), [], 0.0
         for t in range(n):
             zs.append(z)
@@ -414,13 +429,18 @@ class GoalModel:
         zg: torch.Tensor,
         done: torch.Tensor,
         next_done: torch.Tensor,
+        a_next: torch.Tensor,
+        ends: torch.Tensor,
         gen: torch.Generator,
     ) -> torch.Tensor:
-        """``-1 + min(2 random target heads)`` at the next state and the policy's action, scaled to
+        """``-1 + min(2 random target heads)`` at the next state and the policy's action (``td_action=
+        "data"``: the data's next action ``a_next``, the policy's where the episode ``ends``), scaled to
         ``[-1, 0]``; ``-1`` when the next state reaches the goal, ``0`` when this one does."""
         nets, cfg = self.nets, self.config
         assert nets is not None
         act, _ = nets.policy(next_z, zg, gen)
+        if cfg.td_action == "data":  # in-data: no over-estimated out-of-data action (docs/zilot.md)
+            act = torch.where(ends[..., None], act, a_next)
         q = nets.q_values(next_z, act, zg, target=True)  # [K, B, n]
         heads = torch.randperm(cfg.n_q, generator=gen, device=q.device)[:2]
         step = 1.0 / cfg.value_scale

@@ -90,3 +90,30 @@ def test_bad_data_fails_clearly(push_data):
     fitted = GoalModel(**TINY).fit(push_data[:2], n_updates=1, progress=False)
     with pytest.raises(ValueError, match=r"obs must have shape \[\.\.\., 25\]"):
         fitted.encode(np.zeros(10))
+
+
+def test_td_action_data_bootstraps_with_the_datas_next_action_and_the_policys_at_episode_ends(push_data):
+    from dataclasses import replace
+
+    model = GoalModel(env_id="FetchPush-v4", seed=0, td_action="data", **TINY).fit(
+        push_data, n_updates=20, progress=False
+    )
+    slices = model._prepare(push_data, "test")
+    pos, gidx = (torch.from_numpy(x) for x in slices.sample(np.random.default_rng(1), 512, 3, model.config))
+    obs, goals, acts = (torch.from_numpy(x) for x in (slices.obs, slices.goals, slices.acts))
+    ends = torch.from_numpy(slices.last)[pos[:, 1:]] == pos[:, 1:]
+    done = (goals[pos][:, :-1] - goals[gidx]).abs().amax(-1) < 1e-6
+    nxt = (goals[pos][:, 1:] - goals[gidx]).abs().amax(-1) < 1e-6
+    with torch.no_grad():
+        next_z, zg = model.nets.encode(obs[pos][:, 1:]), model.nets.encode_goal(goals[gidx])
+    targets = {}
+    for kind in ("data", "policy"):
+        model.config = replace(model.config, td_action=kind)
+        gen = torch.Generator().manual_seed(0)
+        targets[kind] = model._td_target(next_z, zg, done, nxt, acts[pos][:, 1:], ends, gen)
+    live = ~(ends | done | nxt)  # rows that bootstrap from a next action the data has
+    assert ends.any() and live.sum() > 100
+    torch.testing.assert_close(targets["data"][ends], targets["policy"][ends])
+    assert (targets["data"][live] != targets["policy"][live]).float().mean() > 0.9
+    with pytest.raises(ValueError, match="td_action"):
+        GoalModelConfig(td_action="greedy")
