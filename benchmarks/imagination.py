@@ -24,10 +24,18 @@ and with AILOT/OTR on latents, BC on the expert demonstrations and D-BC on their
 the real env (D4RL normalized, mean ± standard error over the seeds). Beside it, PPO's wall time per 100k
 steps in imagination and in the real env (the same PPO settings; the real env as 8 ``DummyVecEnv`` envs).
 
+**Reward gap** (``--reward-gap``, issue 14). Does DITTO's reward in a world model prefer the expert's
+actions? From every 10th state of the env's expert demos, the model is rolled ``H`` steps with the
+expert's own actions, with uniform random actions and with zero actions, and the DITTO rewards are
+summed: PPO can only learn where the expert's sum stands clearly above the others. One minute per model
+against 8-30 minutes of PPO; the state model (fitted here with the preset) stands beside saved pixel
+models (``--world-model``, several allowed).
+
 Usage: python benchmarks/imagination.py [--envs Pendulum-v1] [--updates 2000] [--write docs/benchmarks.md]
        python benchmarks/imagination.py --returns --envs Pendulum-v1 HalfCheetah-v5 [--seeds 0 1 2] [--write ...]
        python benchmarks/imagination.py --throughput [--env HalfCheetah-v5] [--write docs/benchmarks.md]
        python benchmarks/imagination.py --uncertainty --envs Pendulum-v1 [--train-kind expert] [--write ...]
+       python benchmarks/imagination.py --reward-gap --world-model PIXEL_MODEL.pt [...] [--write ...]
 """
 
 from __future__ import annotations
@@ -343,6 +351,75 @@ def _pixels_text(c: dict) -> list[str]:
     ]
 
 
+def _gap(model: WorldModel, demos: list, horizons: tuple[int, ...], seed: int) -> dict:
+    """Summed DITTO reward over ``H`` imagined steps from the demos' states, per kind of actions."""
+    from sb3_ot.rewards.latent import LatentRewarder
+
+    rng = np.random.default_rng(seed)
+    latents = [torch.as_tensor(model.encode(np.asarray(t.obs))) for t in demos]
+    reward = LatentRewarder(latents)
+    out = {}
+    for H in horizons:
+        for kind in ("expert", "random", "zero"):
+            sums = []
+            for e, t in enumerate(demos):
+                acts = np.asarray(t.acts, dtype=np.float32).reshape(len(t.acts), -1)
+                high = np.abs(acts).max()  # the env's bound, as the demos reach it
+                for s in range(0, len(acts) - H, 10):
+                    z, total = latents[e][s][None], 0.0
+                    for k in range(H - 1):
+                        a = {"expert": acts[s + k], "zero": np.zeros_like(acts[0])}.get(kind)
+                        a = rng.uniform(-high, high, acts.shape[1]).astype(np.float32) if a is None else a
+                        z = torch.as_tensor(model.next(z, torch.as_tensor(a)[None]))
+                        total += float(reward(z, None, torch.tensor([e]), torch.tensor([s + k + 1]))[0])
+                    sums.append(total)
+            out[f"{kind}_H{H}"] = float(np.mean(sums))
+    return out
+
+
+def reward_gap(args: argparse.Namespace) -> list[dict]:
+    """The gap of the env's state model (the dream preset) and of each saved pixel model."""
+    from sb3_ot.dream import DreamConfig, _load_data, preset
+
+    env, horizons = args.envs[0], (8, 15)
+    state_cfg = DreamConfig(**preset(env), progress=False)
+    data = _load_data(state_cfg, lambda s: None)
+    state = WorldModel(
+        seed=args.seed, latent_dim=state_cfg.latent_dim, hidden=state_cfg.wm_hidden,
+        n_heads=state_cfg.n_heads, batch_size=state_cfg.wm_batch, lr=state_cfg.wm_lr,
+    ).fit(data.trajs + data.demos_with_actions, n_updates=state_cfg.wm_updates, progress=False)  # fmt: skip
+    rows = [
+        {"model": f"state model ({state_cfg.wm_updates} updates)"}
+        | _gap(state, data.demos_with_actions, horizons, args.seed)
+    ]
+    if args.world_model:
+        pixel_data = _load_data(DreamConfig(**preset(env, pixels=True), progress=False), lambda s: None)
+        for path in args.world_model:
+            model = WorldModel.load(path)
+            rows.append(
+                {"model": f"pixels: {path}"} | _gap(model, pixel_data.demos_with_actions, horizons, args.seed)
+            )
+    for r in rows:
+        print(r, flush=True)
+    return rows
+
+
+def reward_gap_markdown(rows: list[dict], command: str) -> list[str]:
+    lines = [
+        "## Does DITTO's reward prefer the expert's actions? (`benchmarks/imagination.py --reward-gap`)",
+        *_provenance(command),
+        "Summed DITTO reward over H imagined steps from every 10th state of the expert demos, with the "
+        'expert\'s actions / uniform random actions / zero actions (docs/world_models.md, "Pixels").',
+        "",
+        "| model | H = 8: expert / random / zero | H = 15: expert / random / zero |",
+        "|---|---|---|",
+    ]
+    for r in rows:
+        cells = [" / ".join(f"{r[f'{k}_H{H}']:.2f}" for k in ("expert", "random", "zero")) for H in (8, 15)]
+        lines.append(f"| {r['model']} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
 def run_returns(args: argparse.Namespace, command: str) -> None:
     """The ``--returns`` section for every env, each written to its own block."""
     for env_id in args.envs:
@@ -353,7 +430,8 @@ def run_returns(args: argparse.Namespace, command: str) -> None:
             "horizon": args.horizon,
         }
         extra["pixels"] = True if args.pixels else None
-        result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra, args.world_model)
+        model = args.world_model[0] if args.world_model else None  # --returns takes one
+        result = returns(env_id, args.seeds, args.out, args.real_steps, args.rewards, extra, model)
         if args.write:  # one block per env and variant: parallel runs do not clobber each other
             # the DITTO / OT blocks keep their names; runs with other rewards or settings get their own
             suffix = _suffix(extra)
@@ -388,7 +466,13 @@ def main() -> None:
         "--rewards", nargs="+", default=["ditto", "ailot", "otr"], help="the returns section's rewards"
     )
     p.add_argument("--real-steps", type=int, default=20_000, help="PPO steps timed in the real env")
-    p.add_argument("--world-model", default=None, help="a saved world model of a run with the same settings")
+    p.add_argument(
+        "--world-model",
+        nargs="+",
+        default=None,
+        help="a saved world model of a run with the same settings (--reward-gap: several)",
+    )
+    p.add_argument("--reward-gap", action="store_true", help="does DITTO's reward prefer expert actions?")
     p.add_argument(
         "--pixels", action="store_true", help="--returns from the env's frames (sb3-ot dream --pixels)"
     )
@@ -423,6 +507,13 @@ def main() -> None:
                 args.write, "imagination_uncertainty", uncertainty_markdown(results, command), "Benchmarks"
             )
             print(f"wrote {args.write}")
+        return
+    if args.reward_gap:
+        rows = reward_gap(args)
+        if args.write:
+            write_block(
+                args.write, "imagination_reward_gap", reward_gap_markdown(rows, command), "Benchmarks"
+            )
         return
     if args.returns:
         run_returns(args, command)
