@@ -186,6 +186,7 @@ def dream_config(args: argparse.Namespace):
         "rewards": tuple(args.reward) if args.reward else None,
         "seeds": tuple(args.seeds) if args.seeds else None,
         "wm_updates": args.wm_updates,
+        "wm_consistency": args.wm_consistency,
         "ppo_steps": args.ppo_steps,
         "horizon": args.horizon,
         "bc_steps": args.bc_steps,
@@ -229,6 +230,12 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--experts", type=int, default=None, help="number of expert demonstrations (default 10)")
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--wm-updates", type=int, default=None, help="world-model updates")
+    p.add_argument(
+        "--wm-consistency",
+        type=float,
+        default=None,
+        help="the world model's latent-consistency weight (default 20; pixels: 200 measured better)",
+    )
     p.add_argument("--ppo-steps", type=int, default=None, help="imagined env steps of PPO per seed")
     p.add_argument(
         "--horizon", type=int, default=None, help="steps of an imagined episode (default 15, DITTO's)"

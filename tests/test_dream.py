@@ -129,6 +129,9 @@ def test_bad_settings_fail_before_any_work(tmp_path, monkeypatch, capsys):
     assert dream_config(build_parser().parse_args(["dream", "--penalty", "10"])).penalty == 10.0
     assert dream_config(build_parser().parse_args(["dream", "--bc-coef", "10"])).bc_coef == 10.0
     assert dream_config(build_parser().parse_args(["dream", "--horizon", "8"])).horizon == 8
+    assert dream_config(build_parser().parse_args(["dream", "--wm-consistency", "200"])).wm_consistency == 200
+    with pytest.raises(ValueError, match="DreamConfig: wm_consistency"):
+        DreamConfig(wm_consistency=-1.0)
     assert _method(DreamConfig(penalty=10.0, bc_coef=10.0), "ditto") == "PPO + DITTO - 10 u + 10 BC"
     assert _method(DreamConfig(), "cmil") == "PPO + CMIL - 10 u + 10 BC"  # CMIL's own settings
     assert _method(DreamConfig(penalty=0.0), "cmil") == "PPO + CMIL + 10 BC"  # CMIL without the penalty
