@@ -351,6 +351,16 @@ def _pixels_text(c: dict) -> list[str]:
     ]
 
 
+def _summed_reward(model: WorldModel, reward, z: torch.Tensor, episode: int, start: int, acts) -> float:
+    """DITTO's rewards summed over the imagined steps of ``acts [k, A]`` from latent ``z [1, L]``, each
+    step compared with the expert latent ``start + 1, start + 2, ...`` of ``episode``."""
+    total = 0.0
+    for k, a in enumerate(acts):
+        z = torch.as_tensor(model.next(z, torch.as_tensor(a)[None]))
+        total += float(reward(z, None, torch.tensor([episode]), torch.tensor([start + k + 1]))[0])
+    return total
+
+
 def _gap(model: WorldModel, demos: list, horizons: tuple[int, ...], seed: int) -> dict:
     """Summed DITTO reward over ``H`` imagined steps from the demos' states, per kind of actions."""
     from sb3_ot.rewards.latent import LatentRewarder
@@ -359,41 +369,40 @@ def _gap(model: WorldModel, demos: list, horizons: tuple[int, ...], seed: int) -
     latents = [torch.as_tensor(model.encode(np.asarray(t.obs))) for t in demos]
     reward = LatentRewarder(latents)
     out = {}
-    for H in horizons:
-        for kind in ("expert", "random", "zero"):
-            sums = []
-            for e, t in enumerate(demos):
-                acts = np.asarray(t.acts, dtype=np.float32).reshape(len(t.acts), -1)
-                high = np.abs(acts).max()  # the env's bound, as the demos reach it
-                for s in range(0, len(acts) - H, 10):
-                    z, total = latents[e][s][None], 0.0
-                    for k in range(H - 1):
-                        a = {"expert": acts[s + k], "zero": np.zeros_like(acts[0])}.get(kind)
-                        a = rng.uniform(-high, high, acts.shape[1]).astype(np.float32) if a is None else a
-                        z = torch.as_tensor(model.next(z, torch.as_tensor(a)[None]))
-                        total += float(reward(z, None, torch.tensor([e]), torch.tensor([s + k + 1]))[0])
-                    sums.append(total)
-            out[f"{kind}_H{H}"] = float(np.mean(sums))
+    for H, kind in ((H, kind) for H in horizons for kind in ("expert", "random", "zero")):
+        sums = []
+        for e, t in enumerate(demos):
+            acts = np.asarray(t.acts, dtype=np.float32).reshape(len(t.acts), -1)
+            high = np.abs(acts).max()  # the env's bound, as the demos reach it
+            for s in range(0, len(acts) - H, 10):
+                if kind == "expert":
+                    steps = acts[s : s + H - 1]
+                elif kind == "zero":
+                    steps = np.zeros_like(acts[: H - 1])
+                else:
+                    steps = rng.uniform(-high, high, (H - 1, acts.shape[1])).astype(np.float32)
+                sums.append(_summed_reward(model, reward, latents[e][s][None], e, s, steps))
+        out[f"{kind}_H{H}"] = float(np.mean(sums))
     return out
 
 
 def reward_gap(args: argparse.Namespace) -> list[dict]:
-    """The gap of the env's state model (the dream preset) and of each saved pixel model."""
-    from sb3_ot.dream import DreamConfig, _load_data, preset
+    """The gap of the env's state model (the dream preset, fitted here) and of each saved pixel model."""
+    import tempfile
 
-    env, horizons = args.envs[0], (8, 15)
-    state_cfg = DreamConfig(**preset(env), progress=False)
-    data = _load_data(state_cfg, lambda s: None)
-    state = WorldModel(
-        seed=args.seed, latent_dim=state_cfg.latent_dim, hidden=state_cfg.wm_hidden,
-        n_heads=state_cfg.n_heads, batch_size=state_cfg.wm_batch, lr=state_cfg.wm_lr,
-    ).fit(data.trajs + data.demos_with_actions, n_updates=state_cfg.wm_updates, progress=False)  # fmt: skip
+    from sb3_ot.dream import DreamConfig, _fit_world_model, _load_data, preset
+
+    env, horizons, quiet = args.envs[0], (8, 15), lambda s: None
+    state_cfg = DreamConfig(**preset(env), seeds=(args.seed,), progress=False)
+    data = _load_data(state_cfg, quiet)
+    with tempfile.TemporaryDirectory() as tmp:
+        state = _fit_world_model(state_cfg, data, Path(tmp), quiet)
     rows = [
         {"model": f"state model ({state_cfg.wm_updates} updates)"}
         | _gap(state, data.demos_with_actions, horizons, args.seed)
     ]
     if args.world_model:
-        pixel_data = _load_data(DreamConfig(**preset(env, pixels=True), progress=False), lambda s: None)
+        pixel_data = _load_data(DreamConfig(**preset(env, pixels=True), progress=False), quiet)
         for path in args.world_model:
             model = WorldModel.load(path)
             rows.append(

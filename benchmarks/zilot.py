@@ -237,17 +237,16 @@ def values(args: argparse.Namespace) -> list[dict]:
     """One goal model per TD target (the ``cpu`` preset's sizes), trained to each of ``args.checkpoints``."""
     from sb3_ot.data import load_trajectories
     from sb3_ot.datasets import build_dataset
-    from sb3_ot.planners.model import PRESETS, GoalModel
-    from sb3_ot.zilot import ENV_PRESETS
+    from sb3_ot.planners.model import GoalModel
+    from sb3_ot.zilot import ZilotConfig, interleave
 
-    env = "FetchPush-v4"
+    cfg = ZilotConfig(env="FetchPush-v4")
+    env, sizes = cfg.env, cfg.model_settings
     expert, random = (
-        load_trajectories(build_dataset(env, kind, steps=100_000)) for kind in ("expert", "random")
+        load_trajectories(build_dataset(env, kind, steps=cfg.dataset_steps)) for kind in ("expert", "random")
     )
     held, expert = expert[-100:], expert[:-100]
-    data = [p[i] for i in range(max(len(expert), len(random))) for p in (expert, random) if i < len(p)]
-    sizes = {k: v for k, v in PRESETS["cpu"].items() if k != "n_updates"}
-    sizes |= {k: ENV_PRESETS[env][k] for k in ("value_scale", "relabel_discount")}
+    data = interleave([expert, random])
     rows = []
     for target in args.targets:
         model, done, t0 = GoalModel(env_id=env, seed=0, td_action=target, **sizes), 0, time.perf_counter()

@@ -209,26 +209,8 @@ def _dream(args: argparse.Namespace) -> int:
     return _main_job(args, "dream", dream_config, "sb3_ot.dream:run_dream")
 
 
-def _add_dream_command(sub: argparse._SubParsersAction) -> None:
-    from sb3_ot.datasets.kinds import KINDS
-
-    p = sub.add_parser(
-        "dream",
-        help="fit a world model, train SB3 PPO only in imagination (DITTO / OT rewards), score it in the real env",
-    )
-    p.add_argument(
-        "env", nargs="?", default=None, metavar="ENV", help="Gymnasium env id (default Pendulum-v1)"
-    )
-    p.add_argument(
-        "--reward",
-        nargs="+",
-        choices=["ditto", "ailot", "otr", "cmil", "gail"],
-        default=None,
-        help="default ditto; cmil: discriminator - 10 u + 10 BC (CMIL's); gail: D-GAIL",
-    )
-    p.add_argument("--dataset", default=None, choices=KINDS, help="the world model's data (default random)")
-    p.add_argument("--experts", type=int, default=None, help="number of expert demonstrations (default 10)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None)
+def _add_dream_settings(p: argparse.ArgumentParser) -> None:
+    """``sb3-ot dream``'s training budgets and each method's overridable settings."""
     p.add_argument("--wm-updates", type=int, default=None, help="world-model updates")
     p.add_argument(
         "--wm-consistency",
@@ -259,6 +241,29 @@ def _add_dream_command(sub: argparse._SubParsersAction) -> None:
         choices=["expert", "data"],
         help="where imagined episodes start (default: the reward's own, CMIL data, others expert)",
     )
+
+
+def _add_dream_command(sub: argparse._SubParsersAction) -> None:
+    from sb3_ot.datasets.kinds import KINDS
+
+    p = sub.add_parser(
+        "dream",
+        help="fit a world model, train SB3 PPO only in imagination (DITTO / OT rewards), score it in the real env",
+    )
+    p.add_argument(
+        "env", nargs="?", default=None, metavar="ENV", help="Gymnasium env id (default Pendulum-v1)"
+    )
+    p.add_argument(
+        "--reward",
+        nargs="+",
+        choices=["ditto", "ailot", "otr", "cmil", "gail"],
+        default=None,
+        help="default ditto; cmil: discriminator - 10 u + 10 BC (CMIL's); gail: D-GAIL",
+    )
+    p.add_argument("--dataset", default=None, choices=KINDS, help="the world model's data (default random)")
+    p.add_argument("--experts", type=int, default=None, help="number of expert demonstrations (default 10)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    _add_dream_settings(p)
     p.add_argument("--world-model", default=None, help="a saved world model to use instead of fitting one")
     p.add_argument(
         "--pixels",

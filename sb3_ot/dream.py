@@ -74,8 +74,8 @@ class DreamConfig:
     ``dataset`` is the kind of offline data the world model learns from (with the demonstrations);
     ``experts`` the number of expert demonstrations (starts, rewards, and BC's data). The world model's
     sizes are ``latent_dim``, ``wm_hidden``, ``n_heads`` (trained ``wm_updates`` updates, batch
-    ``wm_batch``, ``wm_lr``, latent-consistency weight ``wm_consistency``); PPO runs ``ppo_steps`` imagined steps over ``n_envs`` envs of ``horizon``
-    steps, discount ``gamma`` (DITTO: 15 steps, 0.95), evaluated in the real env every ``eval_every``;
+    ``wm_batch``, ``wm_lr``, latent-consistency weight ``wm_consistency``); PPO runs ``ppo_steps``
+    imagined steps over ``n_envs`` envs of ``horizon`` steps, discount ``gamma`` (DITTO: 15 steps, 0.95), evaluated in the real env every ``eval_every``;
     ``penalty`` > 0 subtracts ``penalty * uncertainty`` from every imagined reward (CMIL's lambda, 10);
     ``bc_coef`` > 0 adds CMIL's behaviour-cloning term on the expert latents to PPO's updates
     (:class:`~sb3_ot.wrappers.BCTermCallback`, after ``BC_PRETRAIN`` pure BC steps; CMIL: 10). Left

@@ -30,7 +30,7 @@ import numpy as np
 from sb3_ot._args import check_choice, check_int, check_seeds, with_overrides
 from sb3_ot._files import atomic_write, write_text
 
-__all__ = ["ENV_PRESETS", "PLANNER_PRESETS", "ZilotConfig", "read_config_file", "run_zilot"]
+__all__ = ["ENV_PRESETS", "PLANNER_PRESETS", "ZilotConfig", "interleave", "read_config_file", "run_zilot"]
 
 #: Per env: the goal model's value scale (the env's episode length) and relabelling discount, the
 #: planning horizon and the data kinds (facts of the official configs; docs/zilot.md).
@@ -169,6 +169,12 @@ def _load_data(cfg: ZilotConfig, echo: Callable[[str], None]) -> list[Any]:
         )
         parts.append(load_trajectories(ds))
         echo(f"data: {cfg.env} {kind}: {len(parts[-1])} episodes, {sum(len(t) for t in parts[-1])} steps")
+    return interleave(parts)
+
+
+def interleave(parts: list[list[Any]]) -> list[Any]:
+    """The episodes of ``parts`` taken in turn (the first of each, then the second...), as the official
+    loader zips the expert and random buffers."""
     longest = max(len(p) for p in parts)
     return [p[i] for i in range(longest) for p in parts if i < len(p)]
 
