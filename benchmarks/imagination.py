@@ -322,7 +322,7 @@ def returns_markdown(r: dict, command: str) -> list[str]:
         "PPO and BC.",
         "",
         f"World model on `{c['dataset']}` + {c['experts']} expert demos (the first whole episodes of the "
-        f"`expert` dataset): latent {c['latent_dim']}, hidden {tuple(c['wm_hidden'])}, {c['n_heads']} heads, consistency weight {c.get('wm_consistency', 20.0):g}, "
+        f"`expert` dataset): latent {c['latent_dim']}, hidden {tuple(c['wm_hidden'])}, {c['n_heads']} heads, consistency weight {c.get('wm_consistency', 20.0):g}, inverse-dynamics weight {c.get('wm_inverse', 0.0):g}, "
         f"{c['wm_updates']} updates{' (' + c['world_model'] + ')' if c.get('world_model') else ''}. PPO {c['ppo_steps']:,} imagined steps, {c['n_envs']} envs, horizon "
         f"{c['horizon']}, gamma {c['gamma']}; uncertainty penalty and BC term as the method names say. "
         f"BC/D-BC {c['bc_steps']} updates. Whole run {r['seconds'] / 60:.0f} min.",
@@ -438,6 +438,7 @@ def run_returns(args: argparse.Namespace, command: str) -> None:
             "dataset": args.dataset,
             "horizon": args.horizon,
             "wm_consistency": args.wm_consistency,
+            "wm_inverse": args.wm_inverse,
         }
         extra["pixels"] = True if args.pixels else None
         model = args.world_model[0] if args.world_model else None  # --returns takes one
@@ -496,6 +497,9 @@ def main() -> None:
     p.add_argument("--horizon", type=int, default=None, help="imagined episode length (default 15)")
     p.add_argument(
         "--wm-consistency", type=float, default=None, help="world-model consistency weight (default 20)"
+    )
+    p.add_argument(
+        "--wm-inverse", type=float, default=None, help="world-model inverse-dynamics weight (default 0)"
     )
     p.add_argument("--out", type=Path, default=Path("bench_dream"))
     args = p.parse_args()

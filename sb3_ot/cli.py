@@ -187,6 +187,7 @@ def dream_config(args: argparse.Namespace):
         "seeds": tuple(args.seeds) if args.seeds else None,
         "wm_updates": args.wm_updates,
         "wm_consistency": args.wm_consistency,
+        "wm_inverse": args.wm_inverse,
         "ppo_steps": args.ppo_steps,
         "horizon": args.horizon,
         "bc_steps": args.bc_steps,
@@ -217,6 +218,9 @@ def _add_dream_settings(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="the world model's latent-consistency weight (default 20; pixels: 200 measured better)",
+    )
+    p.add_argument(
+        "--wm-inverse", type=float, default=None, help="the world model's inverse-dynamics weight (default 0)"
     )
     p.add_argument("--ppo-steps", type=int, default=None, help="imagined env steps of PPO per seed")
     p.add_argument(

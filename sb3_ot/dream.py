@@ -74,7 +74,8 @@ class DreamConfig:
     ``dataset`` is the kind of offline data the world model learns from (with the demonstrations);
     ``experts`` the number of expert demonstrations (starts, rewards, and BC's data). The world model's
     sizes are ``latent_dim``, ``wm_hidden``, ``n_heads`` (trained ``wm_updates`` updates, batch
-    ``wm_batch``, ``wm_lr``, latent-consistency weight ``wm_consistency``); PPO runs ``ppo_steps``
+    ``wm_batch``, ``wm_lr``, latent-consistency weight ``wm_consistency``, inverse-dynamics weight
+    ``wm_inverse``); PPO runs ``ppo_steps``
     imagined steps over ``n_envs`` envs of ``horizon`` steps, discount ``gamma`` (DITTO: 15 steps, 0.95), evaluated in the real env every ``eval_every``;
     ``penalty`` > 0 subtracts ``penalty * uncertainty`` from every imagined reward (CMIL's lambda, 10);
     ``bc_coef`` > 0 adds CMIL's behaviour-cloning term on the expert latents to PPO's updates
@@ -105,6 +106,7 @@ class DreamConfig:
     wm_batch: int = 128
     wm_lr: float = 1e-3
     wm_consistency: float = 20.0  # pixels: 200 gave the best DITTO model measured (docs/world_models.md)
+    wm_inverse: float = 0.0  # WorldModelConfig.inverse (docs/world_models.md, "Pixels")
     ppo_steps: int = 200_000
     n_envs: int = 64
     horizon: int = 15
@@ -143,6 +145,7 @@ class DreamConfig:
             )
         check_float(self.wm_lr, "wm_lr", func)
         check_float(self.wm_consistency, "wm_consistency", func)
+        check_float(self.wm_inverse, "wm_inverse", func, low=0.0, low_open=False)
         check_float(self.gamma, "gamma", func, low=0.0, high=1.0)
         for name in ("penalty", "bc_coef"):
             if getattr(self, name) is not None:
@@ -262,7 +265,7 @@ def _fit_world_model(cfg: DreamConfig, data: DatasetWithDemos, out: Path, echo: 
     wm = WorldModel(
         seed=cfg.seeds[0], device=cfg.device, latent_dim=cfg.latent_dim, hidden=cfg.wm_hidden,
         n_heads=cfg.n_heads, batch_size=cfg.wm_batch, lr=cfg.wm_lr, cnn_depth=cfg.cnn_depth,
-        consistency=cfg.wm_consistency,
+        consistency=cfg.wm_consistency, inverse=cfg.wm_inverse,
     ).fit(data.trajs + data.demos_with_actions, n_updates=cfg.wm_updates, progress=cfg.progress)  # fmt: skip
     seconds = time.perf_counter() - t0
     wm.save(out / "world_model.pt")

@@ -19,7 +19,9 @@ Learned offline from goal-conditioned episodes with no expert (``obs["observatio
 
 ``td_action="data"`` (an option, off in both presets) bootstraps from the data's own next action
 instead of the policy's: measured in docs/zilot.md, the policy's out-of-data action is over-estimated by
-about the step's -1 and stalls the values on a CPU budget.
+about the step's -1 and stalls the values on a CPU budget. ``td_action="expectile"`` is IQL's in-sample
+maximum instead: ``V`` regresses the ``expectile`` of the target ``Q`` at the data's actions, and ``Q``
+bootstraps from ``-1 + V(z', zg)``, so no action outside the data is ever evaluated.
 
 Two measured simplifications of the official code: values are regressed (MSE on ``td / value_scale``,
 as the official ``V`` already is) rather than TD-MPC2's two-hot cross-entropy, and there is no reward
@@ -48,6 +50,7 @@ from sb3_ot.nn import as_float_tensor, ensemble_mlp, like_input, mlp, polyak_upd
 
 __all__ = ["PRESETS", "GoalModel", "GoalModelConfig"]
 
+TD_ACTIONS = ("policy", "data", "expectile")  # GoalModelConfig.td_action: what Q's target bootstraps from
 _FORMAT = "sb3_ot.goal_model"  # the checkpoint's "format" entry; anything else is refused on load
 _VERSION = 1
 
@@ -75,13 +78,14 @@ class GoalModelConfig:
     relabel_discount: float = 0.975
     p_random: float = 0.2
     p_current: float = 0.2
-    td_action: str = "policy"  # the official target's; "data": the data's next action (docs/zilot.md)
+    td_action: str = "policy"  # the official target's; "data" / "expectile": in-data targets (docs/zilot.md)
+    expectile: float = 0.9  # td_action="expectile" only: IQL's tau
     activation: str = "silu"  # TD-MPC2's is "mish": the same shape, 6.5x slower on a CPU (docs/zilot.md)
 
     def __post_init__(self) -> None:
         func = "GoalModelConfig"
         check_choice(self.activation, "activation", func, tuple(_ACTIVATIONS))
-        check_choice(self.td_action, "td_action", func, ("policy", "data"))
+        check_choice(self.td_action, "td_action", func, TD_ACTIONS)
         for name in ("latent_dim", "enc_dim", "mlp_dim", "simnorm", "n_q", "n_steps", "batch_size"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         if self.latent_dim % self.simnorm:
@@ -91,7 +95,7 @@ class GoalModelConfig:
             )
         if self.n_q < 2:
             raise ValueError(f"{func}: n_q must be >= 2 (targets take the min of 2 heads); got {self.n_q}")
-        for name in ("rho", "tau", "relabel_discount", "enc_lr_scale"):
+        for name in ("rho", "tau", "relabel_discount", "enc_lr_scale", "expectile"):
             check_float(getattr(self, name), name, func, low=0.0, high=1.0)
         for name in ("p_random", "p_current", "consistency", "q_coef", "entropy"):
             check_float(getattr(self, name), name, func, low=0.0, low_open=False)
@@ -405,7 +409,7 @@ class GoalModel:
         z_roll = torch.stack(zs, 1)  # [B, n, L]: the encoded start, then the model's own latents
         q_loss = ((nets.q_values(z_roll, a, zg) - td).pow(2).mean((0, 1)) * w).sum()
         z_d, zg_d = z_roll.detach(), zg.detach()
-        v_loss = ((nets.v(z_d, zg_d) - td).pow(2).mean(0) * w).sum()
+        v_loss = (self._v_loss(z_d, a, zg_d, td).mean(0) * w).sum()
         w_loss = ((nets.w_value(nets.encode_goal(ag[:, :-1]).detach(), zg_d) - td).pow(2).mean(0) * w).sum()
         loss = cfg.consistency * consistency + cfg.q_coef * q_loss + v_loss + w_loss
         for opt in self._opts.values():
@@ -423,6 +427,20 @@ class GoalModel:
             "td_steps": float(-td.mean() * cfg.value_scale),
         }
 
+    def _v_loss(self, z: torch.Tensor, a: torch.Tensor, zg: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
+        """Per-pair ``V`` loss ``[B, n]``: squared error to the TD target ``td``, or (``td_action=
+        "expectile"``) IQL's expectile regression towards the min of 2 target ``Q`` heads at the data's
+        actions ``a``: ``|expectile - 1[u < 0]| u^2``, ``u = Q - V``."""
+        nets, cfg = self.nets, self.config
+        assert nets is not None
+        v = nets.v(z, zg)
+        if cfg.td_action != "expectile":
+            return (v - td).pow(2)
+        with torch.no_grad():
+            q = nets.q_values(z, a, zg, target=True)[:2].min(0).values
+        u = q - v
+        return (cfg.expectile - (u < 0).float()).abs() * u.pow(2)
+
     def _td_target(
         self,
         next_z: torch.Tensor,
@@ -434,16 +452,20 @@ class GoalModel:
         gen: torch.Generator,
     ) -> torch.Tensor:
         """``-1 + min(2 random target heads)`` at the next state and the policy's action (``td_action=
-        "data"``: the data's next action ``a_next``, the policy's where the episode ``ends``), scaled to
-        ``[-1, 0]``; ``-1`` when the next state reaches the goal, ``0`` when this one does."""
+        "data"``: the data's next action ``a_next``, the policy's where the episode ``ends``;
+        ``"expectile"``: ``-1 + V(z', zg)``), scaled to ``[-1, 0]``; ``-1`` when the next state reaches
+        the goal, ``0`` when this one does."""
         nets, cfg = self.nets, self.config
         assert nets is not None
+        step = 1.0 / cfg.value_scale
+        if cfg.td_action == "expectile":
+            td = torch.where(next_done, -step, nets.v(next_z, zg) - step)
+            return torch.where(done, 0.0, td).clamp(-1.0, 0.0)
         act, _ = nets.policy(next_z, zg, gen)
         if cfg.td_action == "data":  # in-data: no over-estimated out-of-data action (docs/zilot.md)
             act = torch.where(ends[..., None], act, a_next)
         q = nets.q_values(next_z, act, zg, target=True)  # [K, B, n]
         heads = torch.randperm(cfg.n_q, generator=gen, device=q.device)[:2]
-        step = 1.0 / cfg.value_scale
         td = torch.where(next_done, -step, q[heads].min(0).values - step)
         return torch.where(done, 0.0, td).clamp(-1.0, 0.0)
 

@@ -20,6 +20,9 @@ actions, encodes ``o_0`` and rolls each head forward on the true actions. The lo
 * ``consistency * |z^k_t - sg(target_encoder(o_t))|^2`` (a Polyak-averaged copy of the encoder),
 * ``termination * BCE(termination(z^k_t), 1[o_t is the last state of a terminated episode])`` (also on
   the online encodings of ``o_0 .. o_H``, so ``terminated(encode(obs))`` is trained too);
+* with ``inverse > 0``, ``inverse * |g(z_t, z_t+1) - a_t|^2`` on the online encodings of consecutive
+  observations (an inverse-dynamics head ``g``; cross-entropy for Discrete actions): the latent must show
+  what the action did, which a pixel model's latent otherwise barely does (docs/world_models.md, "Pixels");
 
 averaged over heads. Steps past an episode's end are masked out. Observations (and Box actions) are
 standardised inside the model, so :meth:`~WorldModel.encode` takes raw observations and
@@ -91,6 +94,7 @@ class WorldModelConfig:
     grad_clip: float = 20.0
     min_std: float = 1e-2
     cnn_depth: int = 32  # pixel models only: the CNNs' width (DreamerV2 / CMIL: 48)
+    inverse: float = 0.0  # inverse-dynamics weight (0: no head; see the module doc)
 
     def __post_init__(self) -> None:
         func = "WorldModelConfig"
@@ -101,7 +105,7 @@ class WorldModelConfig:
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         if self.latent_dim < 2:
             raise ValueError(f"{func}: latent_dim must be >= 2 (latents are layer-normalised); got 1")
-        for name in ("recon", "consistency", "termination"):
+        for name in ("recon", "consistency", "termination", "inverse"):
             check_float(getattr(self, name), name, func, low=0.0, low_open=False)
         for name in ("rho", "tau"):
             check_float(getattr(self, name), name, func, low=0.0, high=1.0)
@@ -135,6 +139,8 @@ class _Nets(nn.Module):
             self.decoder = mlp(lat, hid, obs_dim, **kw)
         self.dynamics = ensemble_mlp(cfg.n_heads, lat + act_dim, hid, lat, **kw)
         self.termination = mlp(lat, hid, 1, **kw)
+        # built last and only when used, so models without it keep their initialisation and checkpoints
+        self.inverse = mlp(2 * lat, hid, act_dim, **kw) if cfg.inverse > 0 else None
         self.obs_ndim = len(obs_shape)
         for name, size in (
             ("obs_mean", obs_dim),
@@ -416,7 +422,25 @@ class WorldModel:
             "consistency": cons.item(),
             "termination": (term_pred.item() + term_enc.item()) / 2,
         }
+        if nets.inverse is not None:
+            inv = self._inverse_loss(z_all, acts, valid)
+            loss = loss + cfg.inverse * inv
+            info["inverse"] = inv.item()
         return loss, info
+
+    def _inverse_loss(self, z_all: torch.Tensor, acts: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Inverse dynamics on encodings ``z_all [B, H+1, L]`` of the window: predict the model actions
+        ``acts [B, H, A]`` (standardised Box: squared error; Discrete one-hots: cross-entropy) from
+        consecutive latents, masked where ``o_t+1`` is past the episode's end."""
+        nets = self.nets
+        assert nets is not None and nets.inverse is not None
+        pred = nets.inverse(torch.cat([z_all[:, :-1], z_all[:, 1:]], -1))  # [B, H, A]
+        if self.act_kind == "discrete":
+            err = F.cross_entropy(pred.flatten(0, 1), acts.argmax(-1).flatten(), reduction="none")
+            err = err.reshape(acts.shape[:2])
+        else:
+            err = (pred - acts).pow(2).mean(-1)
+        return _masked(err, valid[:, 1:])
 
     def fit(self, data: Any, *, n_updates: int, progress: bool = True, log_every: int = 100) -> WorldModel:
         """Train on ``data``: a local Minari id, a ``MinariDataset`` or a list of :class:`Trajectory` with

@@ -117,3 +117,25 @@ def test_td_action_data_bootstraps_with_the_datas_next_action_and_the_policys_at
     assert (targets["data"][live] != targets["policy"][live]).float().mean() > 0.9
     with pytest.raises(ValueError, match="td_action"):
         GoalModelConfig(td_action="greedy")
+
+
+def test_td_action_expectile_bootstraps_from_v_and_a_higher_expectile_learns_higher_values(push_data):
+    fits = {
+        e: GoalModel(env_id="FetchPush-v4", seed=0, td_action="expectile", expectile=e, **TINY).fit(
+            push_data, n_updates=200, progress=False
+        )
+        for e in (0.5, 0.9)
+    }
+    model, step = fits[0.9], 1.0 / fits[0.9].config.value_scale
+    z, zg = torch.randn(2, 64, 16).softmax(-1), torch.randn(2, 64, 16).softmax(-1)
+    no = torch.zeros(2, 64, dtype=torch.bool)
+    with torch.no_grad():
+        td = model._td_target(z, zg, no, no, None, no, torch.Generator())
+        torch.testing.assert_close(td, (model.nets.v(z, zg) - step).clamp(-1.0, 0.0))
+        assert torch.equal(model._td_target(z, zg, ~no, no, None, no, torch.Generator()), torch.zeros(2, 64))
+    obs = np.concatenate([t.obs["observation"] for t in push_data])
+    goals = np.concatenate([t.obs["achieved_goal"] for t in push_data])[::-1].copy()  # far-off goals
+    values = {e: m.value(m.encode(obs), m.encode_goal(goals)).mean() for e, m in fits.items()}
+    assert values[0.9] > values[0.5]  # the in-sample maximum sits above the mean over the data's actions
+    with pytest.raises(ValueError, match="expectile"):
+        GoalModelConfig(expectile=1.5)
