@@ -501,6 +501,7 @@ def main() -> None:
     p.add_argument(
         "--wm-inverse", type=float, default=None, help="world-model inverse-dynamics weight (default 0)"
     )
+    p.add_argument("--tag", default=None, help="--reward-gap: a suffix of the block's name (its own block)")
     p.add_argument("--out", type=Path, default=Path("bench_dream"))
     args = p.parse_args()
     torch.manual_seed(args.seed)
@@ -528,9 +529,8 @@ def main() -> None:
     if args.reward_gap:
         rows = reward_gap(args)
         if args.write:
-            write_block(
-                args.write, "imagination_reward_gap", reward_gap_markdown(rows, command), "Benchmarks"
-            )
+            block = "imagination_reward_gap" + (f"_{args.tag}" if args.tag else "")
+            write_block(args.write, block, reward_gap_markdown(rows, command), "Benchmarks")
         return
     if args.returns:
         run_returns(args, command)

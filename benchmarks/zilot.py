@@ -14,7 +14,8 @@ official code, here in torch on the same device and threads): median time of sev
 the objective ``<P, C>`` of both (relative difference per problem; the planner ranks by it).
 
 **Values** (``--values``). What the goal model's values have learned, per TD target
-(``GoalModelConfig.td_action``: the official policy action, or the data's next action), on FetchPush's
+(``GoalModelConfig.td_action``: the official policy action, the data's next action, or IQL's expectile;
+each checkpoint saved under ``--out``), on FetchPush's
 local data with the last 100 expert episodes held out: Spearman of ``-V(s_t0, ag_t0+k)`` with the real
 steps to ``ag_t0+k`` (k = 1..30 from 5 steps before the block first moves), ``V`` 10 and 30 cm from the
 block, ``-V`` over the real steps where those are 15+, and over the approach (start to first block move)
@@ -39,6 +40,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_block  # noqa: E402
+
+from sb3_ot.planners.model import TD_ACTIONS  # noqa: E402
 
 #: The paper's Table (W_min / GoalFraction), ZILOT and Pi+Cls (issue 15).
 PAPER = {
@@ -249,11 +252,18 @@ def values(args: argparse.Namespace) -> list[dict]:
     data = interleave([expert, random])
     rows = []
     for target in args.targets:
-        model, done, t0 = GoalModel(env_id=env, seed=0, td_action=target, **sizes), 0, time.perf_counter()
+        model, done, t0 = (
+            GoalModel(env_id=env, seed=0, td_action=target, expectile=args.expectile, **sizes),
+            0,
+            time.perf_counter(),
+        )
         for n in sorted(args.checkpoints):
             model.fit(data, n_updates=n - done, progress=False)
             done = n
-            rows.append({"target": target, "updates": n, "minutes": (time.perf_counter() - t0) / 60,
+            label = f"expectile {args.expectile:g}" if target == "expectile" else target
+            # kept for closed-loop runs: sb3-ot zilot --model
+            model.save(Path(args.out) / f"values_{label.replace(' ', '')}_{n}.pt")
+            rows.append({"target": label, "updates": n, "minutes": (time.perf_counter() - t0) / 60,
                          "td_steps": model.history[-1]["td_steps"], **_held_metrics(model, held)})  # fmt: skip
             print(rows[-1], flush=True)
     return rows
@@ -299,8 +309,15 @@ def main() -> None:
     )
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--values", action="store_true", help="the goal model's values by TD target")
-    p.add_argument("--targets", nargs="+", default=["policy", "data"], help="--values: td_action values")
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        default=["policy", "data"],
+        choices=TD_ACTIONS,
+        help="--values: td_action values",
+    )
     p.add_argument("--checkpoints", type=int, nargs="+", default=[2000], help="--values: updates")
+    p.add_argument("--expectile", type=float, default=0.9, help="--values: the expectile target's tau")
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
     args = p.parse_args()
     command = "python benchmarks/zilot.py " + " ".join(sys.argv[1:])
@@ -309,7 +326,13 @@ def main() -> None:
         torch.set_num_threads(1)
         rows = values(args)
         if args.write:
-            write_block(args.write, "zilot_values_FetchPush-v4", values_markdown(rows, command), "Benchmarks")
+            extra = "" if args.targets == ["policy", "data"] else "_" + "-".join(args.targets)  # own block
+            extra += (
+                f"_tau{args.expectile:g}" if "expectile" in args.targets and args.expectile != 0.9 else ""
+            )
+            write_block(
+                args.write, f"zilot_values_FetchPush-v4{extra}", values_markdown(rows, command), "Benchmarks"
+            )
         return
     if args.sinkhorn:
         if args.model is None:

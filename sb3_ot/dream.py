@@ -105,8 +105,8 @@ class DreamConfig:
     wm_updates: int = 2000
     wm_batch: int = 128
     wm_lr: float = 1e-3
-    wm_consistency: float = 20.0  # pixels: 200 gave the best DITTO model measured (docs/world_models.md)
-    wm_inverse: float = 0.0  # WorldModelConfig.inverse (docs/world_models.md, "Pixels")
+    wm_consistency: float = 20.0  # PIXEL_PRESET: 200
+    wm_inverse: float = 0.0  # WorldModelConfig.inverse; PIXEL_PRESET: 10
     ppo_steps: int = 200_000
     n_envs: int = 64
     horizon: int = 15
@@ -192,8 +192,12 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
 
 
 #: What ``--pixels`` changes on top of the env's preset: CNN training costs ~0.2 s per update of 32
-#: windows on 2 cores, so the model gets smaller batches (docs/world_models.md, "Pixels").
-PIXEL_PRESET: dict[str, Any] = {"pixels": True, "wm_batch": 32, "wm_updates": 4000}
+#: windows on 2 cores, so the model gets smaller batches; the summed reconstruction of a frame needs a
+#: 10x consistency weight, and the latent an inverse-dynamics term to answer to the action (measured:
+#: docs/world_models.md, "Pixels").
+PIXEL_PRESET: dict[str, Any] = {
+    "pixels": True, "wm_batch": 32, "wm_updates": 4000, "wm_consistency": 200.0, "wm_inverse": 10.0,
+}  # fmt: skip
 
 
 def preset(env: str, pixels: bool = False) -> dict[str, Any]:
