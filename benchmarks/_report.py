@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 import re
@@ -34,6 +35,17 @@ def accelerator(device: torch.device) -> str:
         f"{torch.cuda.get_device_name(device)}, {props.total_memory / 2**30:.0f} GiB, "
         f"CUDA {torch.version.cuda}"
     )
+
+
+def provenance(command: str) -> list[str]:
+    """The lines under a block's title: command, date, machine (blank lines around)."""
+    return [
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {dt.date.today().isoformat()}  ",
+        f"Machine: {machine()}",
+        "",
+    ]
 
 
 def write_block(path: Path, name: str, lines: list[str], title: str) -> None:

@@ -41,31 +41,19 @@ Usage: python benchmarks/imagination.py [--envs Pendulum-v1] [--updates 2000] [-
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _report import machine, write_block
+from _report import provenance, write_block
 
 from sb3_ot.data import rollout
 from sb3_ot.world_models import WorldModel
 
 #: A model small enough to fit in minutes on 2 CPU cores (the defaults are sized for a GPU or patience).
 CPU_PRESET = {"latent_dim": 32, "hidden": (128, 128), "n_heads": 5, "batch_size": 128, "lr": 1e-3}
-
-
-def _provenance(command: str) -> list[str]:
-    """The lines under a block's title: command, date, machine (blank lines around)."""
-    return [
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
-    ]
 
 
 def _ranking_pairs(model: WorldModel, obs: np.ndarray, acts: np.ndarray, ks: list[int]) -> dict:
@@ -131,7 +119,7 @@ def uncertainty_ranking(
 def uncertainty_markdown(results: list[dict], command: str) -> list[str]:
     lines = [
         "## Does the ensemble's disagreement rank the world model's error? (`benchmarks/imagination.py --uncertainty`)",
-        *_provenance(command),
+        *provenance(command),
         f"`WorldModel` with the CPU preset {CPU_PRESET}, fitted on one dataset kind; on its held-out episodes and "
         "on 20 episodes of other kinds, each k-step open-loop rollout (the true actions, ensemble mean) gives "
         "`u` (CMIL's disagreement, averaged over the rollout's steps) and its real squared error per observation "
@@ -171,7 +159,7 @@ def model_errors(env_id: str, episodes: int, steps: int, updates: int, seed: int
 def markdown(results: list[dict], command: str) -> list[str]:
     lines = [
         "## World-model k-step prediction error (`benchmarks/imagination.py`)",
-        *_provenance(command),
+        *provenance(command),
         f"`WorldModel` with the CPU preset {CPU_PRESET}, fitted on uniform-random rollouts; held-out "
         "episodes (10%). Mean squared error per observation dimension of the open-loop k-step prediction "
         "(encode o_t, k steps of the ensemble mean with the true actions, decode) beside repeating o_t.",
@@ -252,7 +240,7 @@ def throughput(env_id: str, sizes: list[int], repeats: int, seed: int) -> list[d
 def throughput_markdown(rows: list[dict], env_id: str, repeats: int, command: str) -> list[str]:
     lines = [
         "## Imagination throughput (`benchmarks/imagination.py --throughput`)",
-        *_provenance(command),
+        *provenance(command),
         f"Transitions per second (median of {repeats} alternating repeats). `WorldModel` at its default size "
         f"(latent 64, (256, 256), 5 heads) fitted on {env_id} data; the imagination env uses the DITTO reward "
         f"and horizon 15; the real env is a gymnasium `SyncVectorEnv` of {env_id} with random actions. "
@@ -314,7 +302,7 @@ def returns_markdown(r: dict, command: str) -> list[str]:
     c = r["config"]
     lines = [
         f"## Imitation in a world model: {c['env']} (`benchmarks/imagination.py --returns`)",
-        *_provenance(command),
+        *provenance(command),
         "`sb3-ot dream` with the env's preset (`sb3_ot.dream.ENV_PRESETS`); no policy touches the real env "
         "while it learns (PPO only in imagination; BC/D-BC offline), all are scored there, D4RL normalized "
         "(100 * (return - random) / (expert - random)): mean ± standard error over seeds of the final "
@@ -416,7 +404,7 @@ def reward_gap(args: argparse.Namespace) -> list[dict]:
 def reward_gap_markdown(rows: list[dict], command: str) -> list[str]:
     lines = [
         "## Does DITTO's reward prefer the expert's actions? (`benchmarks/imagination.py --reward-gap`)",
-        *_provenance(command),
+        *provenance(command),
         "Summed DITTO reward over H imagined steps from every 10th state of the expert demos, with the "
         'expert\'s actions / uniform random actions / zero actions (docs/world_models.md, "Pixels").',
         "",

@@ -29,7 +29,6 @@ Usage: python benchmarks/zilot.py [--envs FetchPush-v4] [--seeds 0 1 2] [--episo
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import statistics
 import sys
 import time
@@ -39,9 +38,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, write_block  # noqa: E402
+from _report import provenance, write_block  # noqa: E402
 
-from sb3_ot.planners.model import TD_ACTIONS  # noqa: E402
+from sb3_ot.planners.model import TD_ACTIONS, GoalModelConfig  # noqa: E402
 
 #: The paper's Table (W_min / GoalFraction), ZILOT and Pi+Cls (issue 15).
 PAPER = {
@@ -75,11 +74,7 @@ def quality_markdown(r: dict, command: str) -> list[str]:
     )
     lines = [
         f"## ZILOT zero-shot imitation: {c['env']} (`benchmarks/zilot.py`)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *provenance(command),
         f"Goal model at the `{c['preset']}` preset (`sb3_ot.planners.PRESETS`, `sb3_ot.zilot.ENV_PRESETS`), "
         f"learned offline from the env's local data; no expert of the tasks is shown. {c['n_episodes']} episodes "
         f"per method and seed over the env's tasks (each from its first goal), seeds {list(c['seeds'])}. "
@@ -178,11 +173,7 @@ def sinkhorn(args: argparse.Namespace) -> dict:
 def sinkhorn_markdown(r: dict, command: str) -> list[str]:
     lines = [
         "## ZILOT's OT solves: `sinkhorn_matrix` against the official 500-iteration loop (`benchmarks/zilot.py --sinkhorn`)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *provenance(command),
         f"The planner's own batched problems ({r['env']}, task {r['task']}, the cpu preset's population of "
         f"{r['settings']['population']}, horizon {r['settings']['horizon']}), captured at several steps of one "
         "episode (the real-state rows grow with the step). Costs in [0, 1], eps 0.02. Ours: "
@@ -257,10 +248,10 @@ def values(args: argparse.Namespace) -> list[dict]:
             0,
             time.perf_counter(),
         )
+        label = f"expectile {args.expectile:g}" if target == "expectile" else target
         for n in sorted(args.checkpoints):
             model.fit(data, n_updates=n - done, progress=False)
             done = n
-            label = f"expectile {args.expectile:g}" if target == "expectile" else target
             # kept for closed-loop runs: sb3-ot zilot --model
             model.save(Path(args.out) / f"values_{label.replace(' ', '')}_{n}.pt")
             rows.append({"target": label, "updates": n, "minutes": (time.perf_counter() - t0) / 60,
@@ -272,11 +263,7 @@ def values(args: argparse.Namespace) -> list[dict]:
 def values_markdown(rows: list[dict], command: str) -> list[str]:
     lines = [
         "## ZILOT's goal-model values by TD target (`benchmarks/zilot.py --values`)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *provenance(command),
         "FetchPush-v4 local data (expert + random, 100k steps each, interleaved), the last 100 expert episodes "
         "held out; the `cpu` preset's sizes, seed 0. Columns as the script's docstring says (values in env "
         "steps); docs/zilot.md reads them.",
@@ -317,7 +304,12 @@ def main() -> None:
         help="--values: td_action values",
     )
     p.add_argument("--checkpoints", type=int, nargs="+", default=[2000], help="--values: updates")
-    p.add_argument("--expectile", type=float, default=0.9, help="--values: the expectile target's tau")
+    p.add_argument(
+        "--expectile",
+        type=float,
+        default=GoalModelConfig.expectile,
+        help="--values: the expectile target's tau",
+    )
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
     args = p.parse_args()
     command = "python benchmarks/zilot.py " + " ".join(sys.argv[1:])
@@ -328,7 +320,9 @@ def main() -> None:
         if args.write:
             extra = "" if args.targets == ["policy", "data"] else "_" + "-".join(args.targets)  # own block
             extra += (
-                f"_tau{args.expectile:g}" if "expectile" in args.targets and args.expectile != 0.9 else ""
+                f"_tau{args.expectile:g}"
+                if "expectile" in args.targets and args.expectile != GoalModelConfig.expectile
+                else ""
             )
             write_block(
                 args.write, f"zilot_values_FetchPush-v4{extra}", values_markdown(rows, command), "Benchmarks"

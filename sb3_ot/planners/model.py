@@ -457,16 +457,16 @@ class GoalModel:
         the goal, ``0`` when this one does."""
         nets, cfg = self.nets, self.config
         assert nets is not None
-        step = 1.0 / cfg.value_scale
         if cfg.td_action == "expectile":
-            td = torch.where(next_done, -step, nets.v(next_z, zg) - step)
-            return torch.where(done, 0.0, td).clamp(-1.0, 0.0)
-        act, _ = nets.policy(next_z, zg, gen)
-        if cfg.td_action == "data":  # in-data: no over-estimated out-of-data action (docs/zilot.md)
-            act = torch.where(ends[..., None], act, a_next)
-        q = nets.q_values(next_z, act, zg, target=True)  # [K, B, n]
-        heads = torch.randperm(cfg.n_q, generator=gen, device=q.device)[:2]
-        td = torch.where(next_done, -step, q[heads].min(0).values - step)
+            boot = nets.v(next_z, zg)
+        else:
+            act, _ = nets.policy(next_z, zg, gen)
+            if cfg.td_action == "data":  # in-data: no over-estimated out-of-data action (docs/zilot.md)
+                act = torch.where(ends[..., None], act, a_next)
+            q = nets.q_values(next_z, act, zg, target=True)  # [K, B, n]
+            boot = q[torch.randperm(cfg.n_q, generator=gen, device=q.device)[:2]].min(0).values
+        step = 1.0 / cfg.value_scale
+        td = torch.where(next_done, -step, boot - step)
         return torch.where(done, 0.0, td).clamp(-1.0, 0.0)
 
     def _pi_step(
