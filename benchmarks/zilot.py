@@ -21,9 +21,15 @@ steps to ``ag_t0+k`` (k = 1..30 from 5 steps before the block first moves), ``V`
 block, ``-V`` over the real steps where those are 15+, and over the approach (start to first block move)
 the Spearman of ``V(s_t, g)`` with ``t`` and its gain, ``g`` the block 15 steps after it first moves.
 
+**Probe** (``--probe``). Are the Fetch tasks feasible, and inside the goal model's data? The scripted
+pusher (``FetchController``) aimed at each task's next unreached goal follows every task (variant 0)
+from its first goal: its W_min and GoalFraction; with ``--model``, the model's ``V(s_t, next goal)``
+along those episodes (positive values are out of its data) against the steps the pusher then took.
+
 Usage: python benchmarks/zilot.py [--envs FetchPush-v4] [--seeds 0 1 2] [--episodes 20] [--write docs/benchmarks.md]
        python benchmarks/zilot.py --sinkhorn --model sb3_ot_zilot/goal_model.pt [--write docs/benchmarks.md]
        python benchmarks/zilot.py --values --targets policy data --checkpoints 2000 5000 [--write docs/benchmarks.md]
+       python benchmarks/zilot.py --probe [--env FetchPush-v4] [--model goal_model.pt] [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -232,15 +238,16 @@ def values(args: argparse.Namespace) -> list[dict]:
     from sb3_ot.data import load_trajectories
     from sb3_ot.datasets import build_dataset
     from sb3_ot.planners.model import GoalModel
-    from sb3_ot.zilot import ZilotConfig, interleave
+    from sb3_ot.zilot import ENV_PRESETS, ZilotConfig, interleave
 
     cfg = ZilotConfig(env="FetchPush-v4")
     env, sizes = cfg.env, cfg.model_settings
-    expert, random = (
-        load_trajectories(build_dataset(env, kind, steps=cfg.dataset_steps)) for kind in ("expert", "random")
-    )
-    held, expert = expert[-100:], expert[:-100]
-    data = interleave([expert, random])
+    parts = {
+        kind: load_trajectories(build_dataset(env, kind, steps=cfg.dataset_steps))
+        for kind in ENV_PRESETS[env]["kinds"]
+    }
+    held, parts["expert"] = parts["expert"][-100:], parts["expert"][:-100]
+    data = interleave(list(parts.values()))
     rows = []
     for target in args.targets:
         model, done, t0 = (
@@ -264,7 +271,8 @@ def values_markdown(rows: list[dict], command: str) -> list[str]:
     lines = [
         "## ZILOT's goal-model values by TD target (`benchmarks/zilot.py --values`)",
         *provenance(command),
-        "FetchPush-v4 local data (expert + random, 100k steps each, interleaved), the last 100 expert episodes "
+        "FetchPush-v4 local data (expert + medium + random, 100k steps each, interleaved; gripper, block and "
+        "goal over the table), the last 100 expert episodes "
         "held out; the `cpu` preset's sizes, seed 0. Columns as the script's docstring says (values in env "
         "steps); docs/zilot.md reads them.",
         "",
@@ -276,6 +284,128 @@ def values_markdown(rows: list[dict], command: str) -> list[str]:
             f"| {r['target']} | {r['updates']:,} | {r['spearman']:.2f} | {r['v10']:.1f} / {r['v30']:.1f} | "
             f"{r['ratio15']:.2f} | {r['approach']:.2f}, {r['gain']:.1f} | {r['td_steps']:.1f} | {r['minutes']:.1f} |"
         )
+    return lines
+
+
+def _scripted_follower(env, task, model):
+    """The scripted pusher aimed at the task's next unreached goal (3 cm counts as reached), as a
+    ``policy_fn`` for ``run_task``; it logs ``(step, goal index, V(s, that goal))`` in ``.log``."""
+    from sb3_ot.datasets.scripted import FetchController
+
+    controller, rng, state = FetchController(env), np.random.default_rng(0), {"j": 1, "t": 0}
+    goals = task.goals
+
+    def act(obs):
+        j, t = state["j"], state["t"]
+        while j < len(goals) - 1 and np.linalg.norm(obs["achieved_goal"] - goals[j]) < 0.03:
+            j += 1
+        if model is not None:
+            z, zg = model.encode(obs["observation"][None]), model.encode_goal(goals[j][None])
+            act.log.append((t, j, float(model.value(z, zg)[0])))
+        state["j"], state["t"] = j, t + 1
+        return controller({**obs, "desired_goal": goals[j]}, t, rng)
+
+    act.log = []
+    return act
+
+
+def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
+    """Per Fetch task: the scripted pusher following the task from its first goal (are the tasks
+    feasible?), and the goal model's ``V`` along those episodes (are they inside its data?)."""
+    from scipy.stats import spearmanr
+
+    from sb3_ot.data.envs import make_env
+    from sb3_ot.planners.model import GoalModel
+    from sb3_ot.planners.tasks import make_task, run_task, task_names
+
+    model = GoalModel.load(args.model) if args.model else None
+    env_id = model.env_id if model is not None else args.env
+    rows = []
+    for name in task_names(env_id):
+        task = make_task(env_id, name, 0)
+        env = make_env(env_id, max_episode_steps=task.max_steps)
+        follower = _scripted_follower(env, task, model)
+        ags = []
+        r = run_task(env, lambda o: (ags.append(o["achieved_goal"]), follower(o))[1], task, seed=0)
+        env.close()
+        row = {"task": name, **r}
+        if model is not None:  # steps to go: until the achieved goal is within 3 cm of that goal
+            ags = np.array(ags)
+            near = np.linalg.norm(ags[:, None] - task.goals[None], axis=-1) < 0.03  # [T, n_goals]
+            # the goals still ahead (not within 3 cm now) that the pusher then reached
+            log = [(t, j, v) for t, j, v in follower.log if near[t + 1 :, j].any() and not near[t, j]]
+            togo = np.array([np.argmax(near[t:, j]) for t, j, _ in log], float)  # >= 1
+            v = np.array([v for *_, v in follower.log])
+            vr = np.array([v for *_, v in log])
+            row |= {"v_pos": float((v > 0).mean()), "v_median": float(np.median(v)),
+                    "spearman": float(spearmanr(-vr, togo)[0]) if len(vr) > 2 else float("nan"),
+                    "togo_median": float(np.median(togo)) if len(togo) else float("nan")}  # fmt: skip
+        rows.append(row)
+        print(row, flush=True)
+    return env_id, rows
+
+
+def value_map(model_paths: list[str], out: Path) -> None:
+    """PNG of each model's ``V(s, g)`` over the gripper's xy (at the block's height) on L-dense's first
+    step: the block on goal 0, ``g`` goal 1, 7 cm along +x; the pusher must go behind it (-x side)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sb3_ot.data.envs import make_env
+    from sb3_ot.planners.model import GoalModel
+    from sb3_ot.planners.tasks import make_task, reset_to_first_goal
+
+    task = make_task("FetchPush-v4", "L-dense", 0)
+    o, g = reset_to_first_goal(make_env("FetchPush-v4"), task, seed=0)["observation"], task.goals[1]
+    X, Y = np.meshgrid(np.linspace(0.95, 1.75, 41), np.linspace(0.3, 1.1, 41))
+    obs = np.repeat(o[None], X.size, 0)
+    obs[:, 0], obs[:, 1], obs[:, 2] = X.ravel(), Y.ravel(), o[5]
+    obs[:, 6:9] = obs[:, 3:6] - obs[:, 0:3]  # the block relative to the gripper, as the env's obs
+    fig, axes = plt.subplots(1, len(model_paths), figsize=(5 * len(model_paths), 4.5), squeeze=False)
+    for ax, path in zip(axes[0], model_paths, strict=True):
+        m = GoalModel.load(path)
+        v = m.value(m.encode(obs.astype(np.float32)), m.encode_goal(np.repeat(g[None], X.size, 0)))
+        fig.colorbar(ax.pcolormesh(X, Y, v.reshape(X.shape), shading="auto"), ax=ax, label="V (env steps)")
+        ax.plot(o[3], o[4], "rs", label="block")
+        ax.plot(g[0], g[1], "w*", ms=12, label="goal")
+        ax.plot(o[0], o[1], "k^", label="gripper at reset")
+        ax.add_patch(plt.Rectangle((1.05, 0.40), 0.5, 0.7, fill=False, ls=":", ec="gray", label="table"))
+        ax.set(title=Path(path).name, xlabel="gripper x", ylabel="gripper y")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    print(f"value map: {out}", flush=True)
+
+
+def probe_markdown(rows: list[dict], command: str, model: str | None) -> list[str]:
+    lines = [
+        "## ZILOT's Fetch tasks followed by the scripted pusher (`benchmarks/zilot.py --probe`)",
+        *provenance(command),
+        "`FetchController` aimed at each task's next unreached goal (3 cm counts as reached), variant 0, "
+        "from the first goal (`reset_to_first_goal`), the task's whole budget: W_min and GoalFraction as "
+        "the methods' (threshold 5 cm). "
+        + (
+            f"Along the same episodes, the goal model `{model}`'s `V(s_t, next goal)` (env steps; a real "
+            "value is <= 0): the share of steps where it is positive, its median, and its Spearman with "
+            "the steps the pusher then took to that goal."
+            if model
+            else ""
+        ),
+        "",
+        "| task | W_min | GoalFraction | steps | V > 0 | median V | Spearman(-V, steps to go) | median steps to go |"
+        if model
+        else "| task | W_min | GoalFraction | steps |",
+        "|---|---|---|---|---|---|---|---|" if model else "|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = f"| {r['task']} | {r['w_min']:.3f} | {r['goal_fraction']:.2f} | {r['steps']} |"
+        if model:
+            cells += (
+                f" {r['v_pos']:.0%} | {r['v_median']:.1f} | {r['spearman']:.2f} | {r['togo_median']:.0f} |"
+            )
+        lines.append(cells)
     return lines
 
 
@@ -310,6 +440,8 @@ def main() -> None:
         default=GoalModelConfig.expectile,
         help="--values: the expectile target's tau",
     )
+    p.add_argument("--probe", action="store_true", help="the scripted pusher on the Fetch tasks (+ V)")
+    p.add_argument("--plot", type=Path, default=None, help="--probe: PNG of V over the gripper's xy")
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
     args = p.parse_args()
     command = "python benchmarks/zilot.py " + " ".join(sys.argv[1:])
@@ -326,6 +458,15 @@ def main() -> None:
             )
             write_block(
                 args.write, f"zilot_values_FetchPush-v4{extra}", values_markdown(rows, command), "Benchmarks"
+            )
+        return
+    if args.probe:
+        env, rows = probe(args)
+        if args.model and args.plot:
+            value_map([args.model], args.plot)
+        if args.write:
+            write_block(
+                args.write, f"zilot_probe_{env}", probe_markdown(rows, command, args.model), "Benchmarks"
             )
         return
     if args.sinkhorn:

@@ -2,7 +2,8 @@
 baselines on the paper's goal-sequence tasks, one table.
 
 1. **Data**: the env's local datasets (:func:`~sb3_ot.datasets.build_dataset`, scripted experts),
-   ``expert`` and ``random`` episodes interleaved for Fetch (the official code's WGCSL expert + random
+   ``expert``, ``medium`` (the scripted expert with epsilon-random actions) and ``random`` episodes
+   interleaved for Fetch (the official code zips WGCSL's expert + random
    buffers), the ``expert`` maze data for PointMaze; no expert of the *task* is ever shown: ZILOT is
    zero-shot.
 2. **Goal model** (:class:`~sb3_ot.planners.GoalModel`) at a size preset (``cpu`` or ``paper``), saved
@@ -39,13 +40,13 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
         "value_scale": 50.0,
         "relabel_discount": 0.975,
         "horizon": 16,
-        "kinds": ("expert", "random"),
+        "kinds": ("expert", "medium", "random"),
     },
     "FetchPickAndPlace-v4": {
         "value_scale": 50.0,
         "relabel_discount": 0.975,
         "horizon": 16,
-        "kinds": ("expert", "random"),
+        "kinds": ("expert", "medium", "random"),
     },
     "PointMaze_Medium-v3": {
         "value_scale": 600.0,

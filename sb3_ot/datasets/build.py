@@ -16,6 +16,9 @@ Where the data comes from:
   versions of it (epsilon 1.0, 0.975, ..., 0.2, 0.0) is evaluated, ``medium`` is the rung closest to the
   medium fraction, and ``medium-replay`` is ``steps`` transitions spread evenly over the rungs from
   random up to medium, in that order (what an improving learner would have collected).
+  Fetch data starts its blocks and draws its goals over the whole table
+  (:class:`~sb3_ot.datasets.scripted.FetchTableResets`), where ZILOT's tasks lie, not within the env's
+  15 cm of the gripper.
 * ``random`` is uniform random actions; ``medium-expert`` is ``medium`` followed by ``expert``.
 
 A dataset that exists with the same build settings is reused; different settings need ``overwrite``.
@@ -37,7 +40,7 @@ from stable_baselines3.common.utils import set_random_seed
 
 from sb3_ot._args import check_choice, check_float, check_int
 from sb3_ot._home import cache_home
-from sb3_ot.data.envs import ensure_registered, make_env
+from sb3_ot.data.envs import ensure_registered
 from sb3_ot.data.minari_io import (
     build_info_of,
     datasets_root,
@@ -51,7 +54,15 @@ from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.datasets.expert_configs import resolve_config
 from sb3_ot.datasets.experts import ExpertRun, train_expert
 from sb3_ot.datasets.kinds import DEFAULT_STEPS, FALLBACK_STEPS, KINDS, NAMESPACE, SUITES, dataset_id
-from sb3_ot.datasets.scripted import EPSILONS, ScriptedSource, controller_name, is_scripted, success_key
+from sb3_ot.datasets.scripted import (
+    EPSILONS,
+    FETCH_TABLE,
+    ScriptedSource,
+    controller_name,
+    is_scripted,
+    make_data_env,
+    success_key,
+)
 
 __all__ = ["build_dataset", "build_suite", "list_datasets"]
 
@@ -182,6 +193,11 @@ def _settings(
     else:  # resolved: `--algo sac` equals the default
         cfg = resolve_config(env_id, algo, expert_steps, func=func, steps_name="expert_steps")
         expert = {"algo": cfg.algo, "steps": cfg.steps}
+    resets = (
+        {"block_and_goal_xy": {k: list(v) for k, v in FETCH_TABLE.items()}}
+        if env_id.startswith("Fetch")
+        else {}
+    )
     return {
         "env_id": env_id,
         "kind": kind,
@@ -190,6 +206,7 @@ def _settings(
         "medium_fraction": check_float(medium_fraction, "medium_fraction", func, high=1.0, low_open=False),
         "n_ref_episodes": check_int(n_ref_episodes, "n_ref_episodes", func),
         "expert": expert,
+        **resets,
     }
 
 
@@ -247,7 +264,7 @@ def _collect(
     """The trajectories of one kind (not ``medium-expert``) and what made them."""
     kseed = _kind_seed(seed, kind)
     set_random_seed(kseed)  # stochastic SB3 actions draw from torch's generator
-    env = make_env(env_id)
+    env = make_data_env(env_id)
     info_keys = (success_key(env_id),) if is_scripted(env_id) else ()
     try:
         if kind == "random":

@@ -18,6 +18,7 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -29,13 +30,17 @@ from sb3_ot.data.rollouts import Policy, episode_returns
 
 __all__ = [
     "EPSILONS",
+    "FETCH_TABLE",
     "FetchController",
+    "FetchTableResets",
     "MazeWaypointController",
     "ScriptedSource",
     "controller_for",
     "controller_name",
     "epsilon_policy",
     "is_scripted",
+    "make_data_env",
+    "place_block",
     "success_key",
 ]
 
@@ -44,6 +49,12 @@ EPSILONS = (1.0, 0.975, 0.95, 0.925, 0.9, 0.85, 0.8, 0.7, 0.6, 0.4, 0.2, 0.0)
 
 _MAZE_PREFIXES = ("PointMaze_",)
 _FETCH_PREFIXES = ("FetchPush-", "FetchPickAndPlace-")
+
+#: Where the Fetch data's gripper and block start and its goals lie (xy, m): the table top but 5 cm at
+#: its edges.
+#: The env's own resets keep both within 15 cm of the gripper (y 0.60-0.90), while ZILOT's tasks span
+#: the table (y 0.50-1.00): a goal model trained on the env's resets sees the tasks out of its data.
+FETCH_TABLE: dict[str, tuple[float, float]] = {"x": (1.10, 1.50), "y": (0.45, 1.05)}
 
 
 def is_scripted(env_id: str) -> bool:
@@ -59,6 +70,58 @@ def success_key(env_id: str) -> str:
 def controller_name(env_id: str) -> str:
     """The class name of ``env_id``'s scripted expert (recorded in the datasets' build info)."""
     return "FetchController" if env_id.startswith(_FETCH_PREFIXES) else "MazeWaypointController"
+
+
+def make_data_env(env_id: str) -> gym.Env:
+    """The env ``env_id``'s datasets are collected in: Fetch envs get :class:`FetchTableResets`."""
+    env = make_env(env_id)
+    return FetchTableResets(env) if env_id.startswith(_FETCH_PREFIXES) else env
+
+
+class FetchTableResets(gym.Wrapper):
+    """Fetch resets with the gripper, the block's start and the goal's xy uniform over :data:`FETCH_TABLE`.
+
+    The gripper is driven there (the mocap target moved, as the env's own setup does, at its reset
+    height); then the block is put 10 cm or more from it, as the env's own draw keeps it. The goal keeps
+    its height (on the table, or in the air for FetchPickAndPlace). Every draw comes from the env's
+    seeded generator, after its own reset.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        if not getattr(env.unwrapped, "has_object", False):
+            raise ValueError(f"FetchTableResets: env must be a Fetch env with a block; got {env.unwrapped!r}")
+        super().__init__(env)
+
+    def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        _, info = self.env.reset(**kwargs)
+        fetch, draw = self.env.unwrapped, self._draw
+        rest = fetch._utils.get_joint_qpos(fetch.model, fetch.data, "object0:joint").copy()  # on the table
+        grip = np.append(draw(), fetch.initial_gripper_xpos[2])
+        fetch._utils.set_mocap_pos(fetch.model, fetch.data, "robot0:mocap", grip)
+        for _ in range(10):  # the env's own setup settles its gripper in 10 steps
+            fetch._mujoco.mj_step(fetch.model, fetch.data, nstep=fetch.n_substeps)
+        block = draw()
+        while np.linalg.norm(block - grip[:2]) < 0.1:
+            block = draw()
+        fetch.goal = np.append(draw(), fetch.goal[2])
+        return place_block(fetch, block, rest), info  # the gripper may have knocked it: from rest
+
+    def _draw(self) -> np.ndarray:
+        lo, hi = (np.array([FETCH_TABLE["x"][i], FETCH_TABLE["y"][i]]) for i in (0, 1))
+        return self.env.unwrapped.np_random.uniform(lo, hi)
+
+
+def place_block(fetch: Any, xy: np.ndarray, rest: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Move the block of the (unwrapped) Fetch env ``fetch`` to ``xy``, at rest, with the height and
+    orientation of ``rest`` (its joint's ``qpos [7]``; default: where it is); returns the new observation."""
+    qpos = (
+        rest if rest is not None else fetch._utils.get_joint_qpos(fetch.model, fetch.data, "object0:joint")
+    ).copy()
+    qpos[:2] = xy[:2]
+    fetch._utils.set_joint_qpos(fetch.model, fetch.data, "object0:joint", qpos)
+    fetch._utils.set_joint_qvel(fetch.model, fetch.data, "object0:joint", np.zeros(6))
+    fetch._mujoco.mj_forward(fetch.model, fetch.data)
+    return fetch._get_obs()
 
 
 def controller_for(env: gym.Env) -> MazeWaypointController | FetchController:
@@ -242,7 +305,8 @@ class ScriptedSource:
         cls, env_id: str, seed: int, medium_fraction: float, n_ref_episodes: int, home: Path, progress: bool
     ) -> ScriptedSource:
         """The cached source of these settings under ``home/scripted/``, evaluated first if missing."""
-        path = home / "scripted" / env_id / f"seed{seed}-f{medium_fraction:.4f}-n{n_ref_episodes}.json"
+        table = "-table" if env_id.startswith(_FETCH_PREFIXES) else ""  # FetchTableResets' returns
+        path = home / "scripted" / env_id / f"seed{seed}-f{medium_fraction:.4f}-n{n_ref_episodes}{table}.json"
         if path.is_file():
             data = json.loads(path.read_text())
             data["ladder"] = {float(k): v for k, v in data["ladder"].items()}
@@ -258,7 +322,7 @@ class ScriptedSource:
 
 def _evaluate_ladder(env_id: str, seed: int, n_ref_episodes: int, progress: bool) -> dict[float, float]:
     """Mean return of every rung of :data:`EPSILONS`; the two ends (random, expert) get the most episodes."""
-    env = make_env(env_id)
+    env = make_data_env(env_id)
     try:
         ladder = {}
         for i, eps in enumerate(EPSILONS):

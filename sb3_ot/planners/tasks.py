@@ -35,6 +35,7 @@ import gymnasium as gym
 import numpy as np
 
 from sb3_ot._args import check_choice, check_float, check_int
+from sb3_ot.datasets.scripted import place_block
 
 __all__ = [
     "TASK_FAMILIES",
@@ -397,7 +398,7 @@ def reset_to_first_goal(env: Any, task: GoalTask, seed: int | None = None) -> di
         )
     env.reset(seed=seed)
     first = task.goals[0]
-    return _place_point(unwrapped, first) if is_maze else _place_block(unwrapped, first)
+    return _place_point(unwrapped, first) if is_maze else place_block(unwrapped, first)
 
 
 def _env_name(env: Any) -> str:
@@ -422,14 +423,6 @@ def _check_goal_env(env: Any, task: GoalTask, func: str) -> None:
             f"{func}: task.goals must have the dimension of the env's achieved_goal {shape}; got goals of "
             f"shape {task.goals.shape} (task {task.name!r} for {task.env_id}, env {_env_name(env)})"
         )
-
-
-def _place_block(fetch: Any, goal: np.ndarray) -> dict[str, np.ndarray]:
-    qpos = fetch._utils.get_joint_qpos(fetch.model, fetch.data, "object0:joint").copy()
-    qpos[:2] = goal[:2]
-    fetch._utils.set_joint_qpos(fetch.model, fetch.data, "object0:joint", qpos)
-    fetch._mujoco.mj_forward(fetch.model, fetch.data)
-    return fetch._get_obs()
 
 
 def _place_point(maze: Any, goal: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,7 +8,15 @@ import pytest
 
 from sb3_ot.data import rollout
 from sb3_ot.data.envs import make_env
-from sb3_ot.datasets.scripted import FetchController, MazeWaypointController, controller_for, epsilon_policy
+from sb3_ot.datasets.scripted import (
+    FETCH_TABLE,
+    FetchController,
+    FetchTableResets,
+    MazeWaypointController,
+    controller_for,
+    epsilon_policy,
+    make_data_env,
+)
 
 
 def test_scripted_pointmaze_expert_reaches_the_goal():
@@ -35,6 +43,33 @@ def test_scripted_fetch_expert_moves_the_block_to_the_goal(env_id):
     noisy = rollout(env, epsilon_policy(controller, env.action_space, 1.0), n_episodes=5, seed=7)
     assert np.mean([t.rews.sum() for t in noisy]) < np.mean([t.rews.sum() for t in trajs])
     env.close()
+
+
+def test_fetch_data_resets_spread_gripper_block_and_goal_over_the_table():
+    env = make_data_env("FetchPush-v4")
+    assert isinstance(env, FetchTableResets) and not isinstance(
+        make_data_env("Pendulum-v1"), FetchTableResets
+    )
+    rest = make_env("FetchPush-v4").reset(seed=0)[0]
+    obs = [env.reset(seed=s)[0] for s in range(100)]
+    grips, blocks = (np.array([o["observation"][i : i + 3] for o in obs]) for i in (0, 3))
+    goals = np.array([o["desired_goal"] for o in obs])
+    lo, hi = [FETCH_TABLE["x"][0], FETCH_TABLE["y"][0]], [FETCH_TABLE["x"][1], FETCH_TABLE["y"][1]]
+    for xy in (grips[:, :2], blocks[:, :2], goals[:, :2]):
+        assert (xy >= lo - np.array(0.02)).all() and (xy <= hi + np.array(0.02)).all()
+        # the env's own draws stay within 15 cm of the gripper's rest (y 0.60-0.90); these reach the ends
+        assert xy[:, 1].min() < 0.5 and xy[:, 1].max() > 1.0
+    assert np.linalg.norm(blocks[:, :2] - grips[:, :2], axis=1).min() >= 0.1  # as the env keeps it
+    assert np.allclose(blocks[:, 2], rest["observation"][5], atol=1e-3)  # at rest on the table
+    assert np.allclose(grips[:, 2], rest["observation"][2], atol=0.02)  # the gripper's reset height
+    assert np.allclose(goals[:, 2], rest["desired_goal"][2])  # on the table, as the env's
+    assert np.allclose(obs[3]["achieved_goal"], blocks[3])  # the observation is recomputed
+    assert np.array_equal(obs[3]["observation"], env.reset(seed=3)[0]["observation"])  # seeded
+    # the scripted pusher still succeeds from there (the longest diagonals do not fit in 50 steps)
+    trajs = rollout(env, FetchController(env), n_episodes=10, seed=7, info_keys=("is_success",))
+    assert np.mean([t.infos["is_success"][-1] for t in trajs]) >= 0.7
+    with pytest.raises(ValueError, match="FetchTableResets: env must be a Fetch env with a block"):
+        FetchTableResets(make_env("FetchReach-v4"))
 
 
 def test_epsilon_policy_checks_its_arguments():
