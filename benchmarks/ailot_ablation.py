@@ -16,13 +16,12 @@ Usage: python benchmarks/ailot_ablation.py [--envs ENV:KIND ...] [--write docs/b
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from _report import machine, write_block
+from _report import provenance, write_block
 from scipy.stats import spearmanr
 
 from sb3_ot.data import build_dataset, load_trajectories, top_episodes
@@ -102,11 +101,7 @@ def write_markdown(path: Path, rows: list[dict], command: str) -> None:
     envs = list(dict.fromkeys(r["env"] for r in rows))
     lines = [
         "## AILOT ablation (reward quality proxy)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *provenance(command),
         "Spearman rank correlation between each dataset episode's AILOT return and its true return (per-step "
         "correlation in brackets where the env's step reward varies), one expert demo, ICVF (256, 256) "
         "fitted once per env with the `sb3-ot imitate` settings. One setting changes at a time from the "

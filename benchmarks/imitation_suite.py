@@ -15,7 +15,6 @@ Each env's result is saved as soon as it finishes; ``--resume`` continues an int
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import shutil
 import sys
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import machine, write_block
+from _report import provenance, write_block
 
 from sb3_ot._files import atomic_write, write_text
 from sb3_ot.imitate import METHODS, ImitateConfig, run_imitate
@@ -118,11 +117,7 @@ def write_markdown(path: Path, results: list[dict], seeds: list[int], steps: int
     means = summary(results)
     lines = [
         "## Imitation quality (offline: IQL on OT rewards)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}",
-        "",
+        *provenance(command),
         f"D4RL normalized scores (0 = uniform random actions, 100 = the expert policy) after {steps:,} "
         f"updates, mean ± standard error over seeds {', '.join(map(str, seeds))}; every method has the same "
         "updates and seeds. One expert episode (the best of the expert dataset) is the demonstration, "

@@ -15,7 +15,6 @@ Usage: python benchmarks/ot_throughput.py [--agents 16] [--dims 17 64 256] [--wr
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import statistics
 import time
 import warnings
@@ -25,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 import ot as pot
 import torch
-from _report import machine, write_block
+from _report import provenance, write_block
 
 from sb3_ot import ot as sot
 
@@ -193,10 +192,8 @@ def run(agents: int, dims: list[int], rels: list[float], repeats: int, ref_pairs
 def write_markdown(path: Path, rows: list[dict], command: str) -> None:
     lines = [
         "## OT throughput (relabel workload)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}, POT {pot.__version__}",
+        *provenance(command),
+        f"POT version: {pot.__version__}",
         "",
         "One 1000-step agent trajectory against a 1000-step expert trajectory per pair (HalfCheetah-v5 states; "
         "D=64/256 through a fixed random tanh layer). `row err` is the largest per-row relative error of "

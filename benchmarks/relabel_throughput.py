@@ -17,7 +17,6 @@ Usage: python benchmarks/relabel_throughput.py [--episodes 1000] [--pot-pairs 20
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import statistics
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import ot as pot
 import torch
-from _report import machine, write_block
+from _report import provenance, write_block
 from ot_throughput import halfcheetah_states
 
 from sb3_ot._files import atomic_write
@@ -150,10 +149,8 @@ def run(n_episodes: int, icvf_updates: int, pot_pairs: int, log_pairs: int, repe
 def write_markdown(path: Path, res: dict, command: str) -> None:
     lines = [
         "## Relabel throughput (1M transitions, 256-d intents)",
-        "",
-        f"Command: `{command}`  ",
-        f"Date: {dt.date.today().isoformat()}  ",
-        f"Machine: {machine()}, POT {pot.__version__}",
+        *provenance(command),
+        f"POT version: {pot.__version__}",
         "",
         f"{res['n_episodes']} HalfCheetah-v5 episodes of 1000 steps ({res['n_transitions']:,} transitions, "
         "scripted sinusoidal gaits). AILOT rewards against one 1000-step expert episode with the "

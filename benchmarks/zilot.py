@@ -207,7 +207,7 @@ def _held_metrics(model, held) -> dict:
     for t in held:
         ag, ob = np.asarray(t.obs["achieved_goal"]), np.asarray(t.obs["observation"])
         moved = np.flatnonzero(np.linalg.norm(ag - ag[0], axis=1) > 1e-3)
-        if len(moved) == 0 or moved[0] < 4 or moved[0] + 15 >= len(ag):
+        if len(moved) == 0 or moved[0] < 5 or moved[0] + 15 >= len(ag):  # t0 = 5 steps before the move
             continue
         t0, ks = moved[0] - 5, np.arange(1, 31)
         ks = ks[t0 + ks < len(ag)]
