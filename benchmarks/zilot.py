@@ -257,11 +257,14 @@ def values(args: argparse.Namespace) -> list[dict]:
         )
         label = f"expectile {args.expectile:g}" if target == "expectile" else target
         for n in sorted(args.checkpoints):
-            model.fit(data, n_updates=n - done, progress=False)
-            done = n
-            # kept for closed-loop runs: sb3-ot zilot --model
-            model.save(Path(args.out) / f"values_{label.replace(' ', '')}_{n}.pt")
-            rows.append({"target": label, "updates": n, "minutes": (time.perf_counter() - t0) / 60,
+            path = Path(args.out) / f"values_{label.replace(' ', '')}_{n}.pt"  # for sb3-ot zilot --model
+            if args.reuse and path.is_file():  # measured again, not retrained: no minutes
+                model, done, minutes = GoalModel.load(path), n, float("nan")
+            else:
+                model.fit(data, n_updates=n - done, progress=False)
+                done, minutes = n, (time.perf_counter() - t0) / 60
+                model.save(path)
+            rows.append({"target": label, "updates": n, "minutes": minutes,
                          "td_steps": model.history[-1]["td_steps"], **_held_metrics(model, held)})  # fmt: skip
             print(rows[-1], flush=True)
     return rows
@@ -280,9 +283,10 @@ def values_markdown(rows: list[dict], command: str) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        minutes = "-" if np.isnan(r["minutes"]) else f"{r['minutes']:.1f}"  # "-": a reused checkpoint
         lines.append(
             f"| {r['target']} | {r['updates']:,} | {r['spearman']:.2f} | {r['v10']:.1f} / {r['v30']:.1f} | "
-            f"{r['ratio15']:.2f} | {r['approach']:.2f}, {r['gain']:.1f} | {r['td_steps']:.1f} | {r['minutes']:.1f} |"
+            f"{r['ratio15']:.2f} | {r['approach']:.2f}, {r['gain']:.1f} | {r['td_steps']:.1f} | {minutes} |"
         )
     return lines
 
@@ -440,6 +444,8 @@ def main() -> None:
         default=GoalModelConfig.expectile,
         help="--values: the expectile target's tau",
     )
+    p.add_argument("--tag", default="", help="--values: appended to the result block's name")
+    p.add_argument("--reuse", action="store_true", help="--values: load the checkpoints already in --out")
     p.add_argument("--probe", action="store_true", help="the scripted pusher on the Fetch tasks (+ V)")
     p.add_argument("--plot", type=Path, default=None, help="--probe: PNG of V over the gripper's xy")
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
@@ -456,6 +462,7 @@ def main() -> None:
                 if "expectile" in args.targets and args.expectile != GoalModelConfig.expectile
                 else ""
             )
+            extra += f"_{args.tag}" if args.tag else ""
             write_block(
                 args.write, f"zilot_values_FetchPush-v4{extra}", values_markdown(rows, command), "Benchmarks"
             )
