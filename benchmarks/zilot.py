@@ -85,7 +85,9 @@ def quality_markdown(r: dict, command: str) -> list[str]:
         f"learned offline from the env's local data; no expert of the tasks is shown. {c['n_episodes']} episodes "
         f"per method and seed over the env's tasks (each from its first goal), seeds {list(c['seeds'])}. "
         f"Model: latent {m['latent_dim']}, MLPs {m['mlp_dim']}, {m['n_q']} Q heads, {r['updates']} updates, "
-        f"value scale {m['value_scale']:g}. Planner: iCEM population {s['population']}, {s['elites']} elites, "
+        f"value scale {m['value_scale']:g}, TD target `{m.get('td_action', 'policy')}`"
+        + (f" (loaded from `{c['model']}`)" if c["model"] else "")
+        + f". Planner: iCEM population {s['population']}, {s['elites']} elites, "
         f"{s['iterations']} iterations, horizon {s['horizon']}; {solver}; classifier threshold 5 steps. "
         f"Whole run {r['seconds'] / 60:.0f} min.",
         "",
@@ -307,10 +309,34 @@ def _scripted_follower(env, task, model):
             z, zg = model.encode(obs["observation"][None]), model.encode_goal(goals[j][None])
             act.log.append((t, j, float(model.value(z, zg)[0])))
         state["j"], state["t"] = j, t + 1
-        return controller({**obs, "desired_goal": goals[j]}, t, rng)
+        action = controller({**obs, "desired_goal": goals[j]}, t, rng)
+        act.steps.append((obs["observation"], action))
+        return action
 
-    act.log = []
+    act.log, act.steps = [], []
     return act
+
+
+HORIZON_STEPS = (1, 4, 16)  # --probe: where the model's rollout is compared with the real states
+
+
+def _rollout_gap(model, steps: list, log: list, goals: np.ndarray) -> dict:
+    """``|V(f_h, g) - V(s_t+h, g)|`` (env steps) of the model's latent rollout ``f_h`` of the pusher's own
+    actions from ``s_t`` against the real states, every 8 steps ``t``, ``g`` the goal aimed at at ``t``."""
+    obs = np.stack([o for o, _ in steps]).astype(np.float32)
+    acts = np.stack([a for _, a in steps]).astype(np.float32)
+    gaps, H = {h: [] for h in HORIZON_STEPS}, max(HORIZON_STEPS)
+    for t in range(0, len(steps) - H, 8):
+        g = model.encode_goal(np.repeat(goals[log[t][1]][None], H, 0))
+        f, preds = model.encode(obs[t]), []
+        for h in range(H):
+            f = model.next(f, acts[t + h])
+            preds.append(f)
+        pred = model.value(np.stack(preds), g)
+        real = model.value(model.encode(obs[t + 1 : t + H + 1]), g)
+        for h in HORIZON_STEPS:
+            gaps[h].append(float(abs(pred[h - 1] - real[h - 1])))
+    return {f"gap{h}": float(np.mean(v)) if v else float("nan") for h, v in gaps.items()}
 
 
 def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
@@ -343,7 +369,8 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
             vr = np.array([v for *_, v in log])
             row |= {"v_pos": float((v > 0).mean()), "v_median": float(np.median(v)),
                     "spearman": float(spearmanr(-vr, togo)[0]) if len(vr) > 2 else float("nan"),
-                    "togo_median": float(np.median(togo)) if len(togo) else float("nan")}  # fmt: skip
+                    "togo_median": float(np.median(togo)) if len(togo) else float("nan"),
+                    **_rollout_gap(model, follower.steps, follower.log, task.goals)}  # fmt: skip
         rows.append(row)
         print(row, flush=True)
     return env_id, rows
@@ -393,21 +420,24 @@ def probe_markdown(rows: list[dict], command: str, model: str | None) -> list[st
         + (
             f"Along the same episodes, the goal model `{model}`'s `V(s_t, next goal)` (env steps; a real "
             "value is <= 0): the share of steps where it is positive, its median, and its Spearman with "
-            "the steps the pusher then took to that goal."
+            "the steps the pusher then took to that goal; and the model's rollout error: "
+            "`|V(f_h, g) - V(s_t+h, g)|` (env steps, mean over starts every 8 steps) of its latent "
+            "rollout `f_h` of the pusher's own actions against the real states, h = 1 / 4 / 16."
             if model
             else ""
         ),
         "",
-        "| task | W_min | GoalFraction | steps | V > 0 | median V | Spearman(-V, steps to go) | median steps to go |"
+        "| task | W_min | GoalFraction | steps | V > 0 | median V | Spearman(-V, steps to go) | median steps to go | rollout error h = 1 / 4 / 16 |"
         if model
         else "| task | W_min | GoalFraction | steps |",
-        "|---|---|---|---|---|---|---|---|" if model else "|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|" if model else "|---|---|---|---|",
     ]
     for r in rows:
         cells = f"| {r['task']} | {r['w_min']:.3f} | {r['goal_fraction']:.2f} | {r['steps']} |"
         if model:
             cells += (
                 f" {r['v_pos']:.0%} | {r['v_median']:.1f} | {r['spearman']:.2f} | {r['togo_median']:.0f} |"
+                f" {r['gap1']:.1f} / {r['gap4']:.1f} / {r['gap16']:.1f} |"
             )
         lines.append(cells)
     return lines
