@@ -16,9 +16,9 @@ Where the data comes from:
   versions of it (epsilon 1.0, 0.975, ..., 0.2, 0.0) is evaluated, ``medium`` is the rung closest to the
   medium fraction, and ``medium-replay`` is ``steps`` transitions spread evenly over the rungs from
   random up to medium, in that order (what an improving learner would have collected).
-  Fetch data starts its blocks and draws its goals over the whole table
+  Fetch data starts its gripper and block and draws its goals over the whole table
   (:class:`~sb3_ot.datasets.scripted.FetchTableResets`), where ZILOT's tasks lie, not within the env's
-  15 cm of the gripper.
+  15 cm of the gripper's one reset pose.
 * ``random`` is uniform random actions; ``medium-expert`` is ``medium`` followed by ``expert``.
 
 A dataset that exists with the same build settings is reused; different settings need ``overwrite``.
@@ -56,9 +56,9 @@ from sb3_ot.datasets.experts import ExpertRun, train_expert
 from sb3_ot.datasets.kinds import DEFAULT_STEPS, FALLBACK_STEPS, KINDS, NAMESPACE, SUITES, dataset_id
 from sb3_ot.datasets.scripted import (
     EPSILONS,
-    FETCH_TABLE,
     ScriptedSource,
     controller_name,
+    data_resets,
     is_scripted,
     make_data_env,
     success_key,
@@ -193,11 +193,6 @@ def _settings(
     else:  # resolved: `--algo sac` equals the default
         cfg = resolve_config(env_id, algo, expert_steps, func=func, steps_name="expert_steps")
         expert = {"algo": cfg.algo, "steps": cfg.steps}
-    resets = (
-        {"block_and_goal_xy": {k: list(v) for k, v in FETCH_TABLE.items()}}
-        if env_id.startswith("Fetch")
-        else {}
-    )
     return {
         "env_id": env_id,
         "kind": kind,
@@ -206,7 +201,7 @@ def _settings(
         "medium_fraction": check_float(medium_fraction, "medium_fraction", func, high=1.0, low_open=False),
         "n_ref_episodes": check_int(n_ref_episodes, "n_ref_episodes", func),
         "expert": expert,
-        **resets,
+        **data_resets(env_id),
     }
 
 

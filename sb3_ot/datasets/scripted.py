@@ -38,6 +38,7 @@ __all__ = [
     "controller_for",
     "controller_name",
     "epsilon_policy",
+    "data_resets",
     "is_scripted",
     "make_data_env",
     "place_block",
@@ -52,7 +53,8 @@ _FETCH_PREFIXES = ("FetchPush-", "FetchPickAndPlace-")
 
 #: Where the Fetch data's gripper and block start and its goals lie (xy, m): the table top but 5 cm at
 #: its edges.
-#: The env's own resets keep both within 15 cm of the gripper (y 0.60-0.90), while ZILOT's tasks span
+#: The env's own resets keep the gripper at one pose, block and goal within 15 cm of it (y 0.60-0.90),
+#: while ZILOT's tasks span
 #: the table (y 0.50-1.00): a goal model trained on the env's resets sees the tasks out of its data.
 FETCH_TABLE: dict[str, tuple[float, float]] = {"x": (1.10, 1.50), "y": (0.45, 1.05)}
 
@@ -75,7 +77,14 @@ def controller_name(env_id: str) -> str:
 def make_data_env(env_id: str) -> gym.Env:
     """The env ``env_id``'s datasets are collected in: Fetch envs get :class:`FetchTableResets`."""
     env = make_env(env_id)
-    return FetchTableResets(env) if env_id.startswith(_FETCH_PREFIXES) else env
+    return FetchTableResets(env) if data_resets(env_id) else env
+
+
+def data_resets(env_id: str) -> dict[str, Any]:
+    """How :func:`make_data_env` changes ``env_id``'s resets, for the datasets' build settings (``{}``: not)."""
+    if not env_id.startswith(_FETCH_PREFIXES):
+        return {}
+    return {"table_resets_xy": {k: list(v) for k, v in FETCH_TABLE.items()}}
 
 
 class FetchTableResets(gym.Wrapper):
@@ -305,7 +314,7 @@ class ScriptedSource:
         cls, env_id: str, seed: int, medium_fraction: float, n_ref_episodes: int, home: Path, progress: bool
     ) -> ScriptedSource:
         """The cached source of these settings under ``home/scripted/``, evaluated first if missing."""
-        table = "-table" if env_id.startswith(_FETCH_PREFIXES) else ""  # FetchTableResets' returns
+        table = "-table" if data_resets(env_id) else ""  # FetchTableResets' returns
         path = home / "scripted" / env_id / f"seed{seed}-f{medium_fraction:.4f}-n{n_ref_episodes}{table}.json"
         if path.is_file():
             data = json.loads(path.read_text())
