@@ -295,7 +295,8 @@ def values_markdown(rows: list[dict], command: str) -> list[str]:
 
 def _scripted_follower(env, task, model):
     """The scripted pusher aimed at the task's next unreached goal (3 cm counts as reached), as a
-    ``policy_fn`` for ``run_task``; it logs ``(step, goal index, V(s, that goal))`` in ``.log``."""
+    ``policy_fn`` for ``run_task``; it logs ``(step, goal index, V(s, that goal))`` in ``.log`` and
+    ``(observation dict, action)`` in ``.steps``."""
     from sb3_ot.datasets.scripted import FetchController
 
     controller, rng, state = FetchController(env), np.random.default_rng(0), {"j": 1, "t": 0}
@@ -310,7 +311,7 @@ def _scripted_follower(env, task, model):
             act.log.append((t, j, float(model.value(z, zg)[0])))
         state["j"], state["t"] = j, t + 1
         action = controller({**obs, "desired_goal": goals[j]}, t, rng)
-        act.steps.append((obs["observation"], action))
+        act.steps.append((obs, action))
         return action
 
     act.log, act.steps = [], []
@@ -323,7 +324,7 @@ HORIZON_STEPS = (1, 4, 16)  # --probe: where the model's rollout is compared wit
 def _rollout_gap(model, steps: list, log: list, goals: np.ndarray) -> dict:
     """``|V(f_h, g) - V(s_t+h, g)|`` (env steps) of the model's latent rollout ``f_h`` of the pusher's own
     actions from ``s_t`` against the real states, every 8 steps ``t``, ``g`` the goal aimed at at ``t``."""
-    obs = np.stack([o for o, _ in steps]).astype(np.float32)
+    obs = np.stack([o["observation"] for o, _ in steps]).astype(np.float32)
     acts = np.stack([a for _, a in steps]).astype(np.float32)
     gaps, H = {h: [] for h in HORIZON_STEPS}, max(HORIZON_STEPS)
     for t in range(0, len(steps) - H, 8):
@@ -355,12 +356,10 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
         task = make_task(env_id, name, 0)
         env = make_env(env_id, max_episode_steps=task.max_steps)
         follower = _scripted_follower(env, task, model)
-        ags = []
-        r = run_task(env, lambda o: (ags.append(o["achieved_goal"]), follower(o))[1], task, seed=0)
+        row = {"task": name, **run_task(env, follower, task, seed=0)}
         env.close()
-        row = {"task": name, **r}
         if model is not None:  # steps to go: until the achieved goal is within 3 cm of that goal
-            ags = np.array(ags)
+            ags = np.array([o["achieved_goal"] for o, _ in follower.steps])
             near = np.linalg.norm(ags[:, None] - task.goals[None], axis=-1) < 0.03  # [T, n_goals]
             # the goals still ahead (not within 3 cm now) that the pusher then reached
             log = [(t, j, v) for t, j, v in follower.log if near[t + 1 :, j].any() and not near[t, j]]
@@ -376,8 +375,8 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
     return env_id, rows
 
 
-def value_map(model_paths: list[str], out: Path) -> None:
-    """PNG of each model's ``V(s, g)`` over the gripper's xy (at the block's height) on L-dense's first
+def value_map(model_path: str, out: Path) -> None:
+    """PNG of the model's ``V(s, g)`` over the gripper's xy (at the block's height) on L-dense's first
     step: the block on goal 0, ``g`` goal 1, 7 cm along +x; the pusher must go behind it (-x side)."""
     import matplotlib
 
@@ -394,17 +393,16 @@ def value_map(model_paths: list[str], out: Path) -> None:
     obs = np.repeat(o[None], X.size, 0)
     obs[:, 0], obs[:, 1], obs[:, 2] = X.ravel(), Y.ravel(), o[5]
     obs[:, 6:9] = obs[:, 3:6] - obs[:, 0:3]  # the block relative to the gripper, as the env's obs
-    fig, axes = plt.subplots(1, len(model_paths), figsize=(5 * len(model_paths), 4.5), squeeze=False)
-    for ax, path in zip(axes[0], model_paths, strict=True):
-        m = GoalModel.load(path)
-        v = m.value(m.encode(obs.astype(np.float32)), m.encode_goal(np.repeat(g[None], X.size, 0)))
-        fig.colorbar(ax.pcolormesh(X, Y, v.reshape(X.shape), shading="auto"), ax=ax, label="V (env steps)")
-        ax.plot(o[3], o[4], "rs", label="block")
-        ax.plot(g[0], g[1], "w*", ms=12, label="goal")
-        ax.plot(o[0], o[1], "k^", label="gripper at reset")
-        ax.add_patch(plt.Rectangle((1.05, 0.40), 0.5, 0.7, fill=False, ls=":", ec="gray", label="table"))
-        ax.set(title=Path(path).name, xlabel="gripper x", ylabel="gripper y")
-        ax.legend(fontsize=7)
+    m = GoalModel.load(model_path)
+    v = m.value(m.encode(obs.astype(np.float32)), m.encode_goal(np.repeat(g[None], X.size, 0)))
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    fig.colorbar(ax.pcolormesh(X, Y, v.reshape(X.shape), shading="auto"), ax=ax, label="V (env steps)")
+    ax.plot(o[3], o[4], "rs", label="block")
+    ax.plot(g[0], g[1], "w*", ms=12, label="goal")
+    ax.plot(o[0], o[1], "k^", label="gripper at reset")
+    ax.add_patch(plt.Rectangle((1.05, 0.40), 0.5, 0.7, fill=False, ls=":", ec="gray", label="table"))
+    ax.set(title=Path(model_path).name, xlabel="gripper x", ylabel="gripper y")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     print(f"value map: {out}", flush=True)
@@ -500,7 +498,7 @@ def main() -> None:
     if args.probe:
         env, rows = probe(args)
         if args.model and args.plot:
-            value_map([args.model], args.plot)
+            value_map(args.model, args.plot)
         if args.write:
             write_block(
                 args.write, f"zilot_probe_{env}", probe_markdown(rows, command, args.model), "Benchmarks"
