@@ -176,6 +176,7 @@ def test_fetch_datasets_keep_the_achieved_goal_and_is_success(tmp_path):
     assert build["expert"]["controller"] == "FetchController"
     assert build["expert_return"] > build["random_return"]  # the scripted pusher beats random actions
     assert build["settings"]["table_resets_xy"] == {"x": [1.1, 1.5], "y": [0.45, 1.05]}
+    assert build["settings"]["end_when_block_falls_m"] == 0.03
     ys = np.concatenate([t.obs["achieved_goal"][:, 1] for t in load_trajectories(built["random"])])
     assert ys.min() < 0.6 or ys.max() > 0.9  # over the table, not the env's 15 cm around the gripper
 

@@ -9,13 +9,16 @@ import pytest
 from sb3_ot.data import rollout
 from sb3_ot.data.envs import make_env
 from sb3_ot.datasets.scripted import (
+    FETCH_FALL_DEPTH,
     FETCH_TABLE,
     FetchController,
     FetchTableResets,
     MazeWaypointController,
     controller_for,
+    data_resets,
     epsilon_policy,
     make_data_env,
+    place_block,
 )
 
 
@@ -70,6 +73,17 @@ def test_fetch_data_resets_spread_gripper_block_and_goal_over_the_table():
     assert np.mean([t.infos["is_success"][-1] for t in trajs]) >= 0.7
     with pytest.raises(ValueError, match="FetchTableResets: env must be a Fetch env with a block"):
         FetchTableResets(make_env("FetchReach-v4"))
+
+
+def test_fetch_data_episode_ends_when_the_block_falls_off_the_table():
+    env = make_data_env("FetchPush-v4")
+    env.reset(seed=0)
+    still = np.zeros(env.action_space.shape, np.float32)
+    assert not any(env.step(still)[3] for _ in range(5))  # on the table: the episode goes on
+    place_block(env.unwrapped, np.array([1.30, 1.16]))  # just past the table's edge (y 1.10)
+    ends = [env.step(still)[3] for _ in range(10)]
+    assert ends[-1] and not ends[0]  # it falls, then the episode says so
+    assert data_resets("FetchPush-v4")["end_when_block_falls_m"] == FETCH_FALL_DEPTH
 
 
 def test_epsilon_policy_checks_its_arguments():
