@@ -242,7 +242,7 @@ def values(args: argparse.Namespace) -> list[dict]:
     from sb3_ot.planners.model import GoalModel
     from sb3_ot.zilot import ENV_PRESETS, ZilotConfig, interleave
 
-    cfg = ZilotConfig(env="FetchPush-v4")
+    cfg = ZilotConfig(env="FetchPush-v4", goal_model=dict(args.set))  # --set: checked by ZilotConfig
     env, sizes = cfg.env, cfg.model_settings
     parts = {
         kind: load_trajectories(build_dataset(env, kind, steps=cfg.dataset_steps))
@@ -277,7 +277,7 @@ def values_markdown(rows: list[dict], command: str) -> list[str]:
         "## ZILOT's goal-model values by TD target (`benchmarks/zilot.py --values`)",
         *provenance(command),
         "FetchPush-v4 local data (expert + medium + random, 100k steps each, interleaved; gripper, block and "
-        "goal over the table), the last 100 expert episodes "
+        "goal over the table, episodes ending when the block falls off it), the last 100 expert episodes "
         "held out; the `cpu` preset's sizes, seed 0. Columns as the script's docstring says (values in env "
         "steps); docs/zilot.md reads them.",
         "",
@@ -441,6 +441,16 @@ def probe_markdown(rows: list[dict], command: str, model: str | None) -> list[st
     return lines
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``--set``, the value read as YAML (``6`` an int, ``data`` a string)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["FetchPush-v4"])
@@ -473,6 +483,14 @@ def main() -> None:
         help="--values: the expectile target's tau",
     )
     p.add_argument("--tag", default="", help="--values: appended to the result block's name")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        type=_setting,
+        metavar="KEY=VALUE",
+        help="--values: GoalModelConfig overrides (e.g. n_steps=6)",
+    )
     p.add_argument("--reuse", action="store_true", help="--values: load the checkpoints already in --out")
     p.add_argument("--probe", action="store_true", help="the scripted pusher on the Fetch tasks (+ V)")
     p.add_argument("--plot", type=Path, default=None, help="--probe: PNG of V over the gripper's xy")
