@@ -499,6 +499,8 @@ def main() -> None:
     command = "python benchmarks/zilot.py " + " ".join(sys.argv[1:])
     torch.set_num_threads(2)
     if args.values:
+        if {key for key, _ in args.set} & {"td_action", "expectile"}:
+            p.error("--set: the TD target and its expectile come from --targets and --expectile")
         torch.set_num_threads(1)
         rows = values(args)
         if args.write:
