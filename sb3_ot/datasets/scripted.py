@@ -14,6 +14,7 @@ of epsilon-random versions of the controller (:data:`EPSILONS`), evaluated once 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -331,8 +332,13 @@ class ScriptedSource:
         cls, env_id: str, seed: int, medium_fraction: float, n_ref_episodes: int, home: Path, progress: bool
     ) -> ScriptedSource:
         """The cached source of these settings under ``home/scripted/``, evaluated first if missing."""
-        table = "-table-fall" if data_resets(env_id) else ""  # FetchTableResets' returns (and ends)
-        path = home / "scripted" / env_id / f"seed{seed}-f{medium_fraction:.4f}-n{n_ref_episodes}{table}.json"
+        resets = data_resets(env_id)  # the ladder's returns depend on them: a change re-evaluates it
+        tag = (
+            f"-resets{hashlib.sha1(json.dumps(resets, sort_keys=True).encode()).hexdigest()[:8]}"
+            if resets
+            else ""
+        )
+        path = home / "scripted" / env_id / f"seed{seed}-f{medium_fraction:.4f}-n{n_ref_episodes}{tag}.json"
         if path.is_file():
             data = json.loads(path.read_text())
             data["ladder"] = {float(k): v for k, v in data["ladder"].items()}
