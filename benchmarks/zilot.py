@@ -495,9 +495,10 @@ def main() -> None:
     p.add_argument("--probe", action="store_true", help="the scripted pusher on the Fetch tasks (+ V)")
     p.add_argument("--plot", type=Path, default=None, help="--probe: PNG of V over the gripper's xy")
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (1: two runs side by side)")
     args = p.parse_args()
     command = "python benchmarks/zilot.py " + " ".join(sys.argv[1:])
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if args.values:
         if {key for key, _ in args.set} & {"td_action", "expectile"}:
             p.error("--set: the TD target and its expectile come from --targets and --expectile")

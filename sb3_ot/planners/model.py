@@ -17,9 +17,9 @@ Learned offline from goal-conditioned episodes with no expert (``obs["observatio
 * **Goal relabelling**, one goal per step of a slice: a random dataset state (0.2), the next state (0.2),
   or a geometric future state of the same episode (0.6, ``p = 1 - relabel_discount``).
 
-``td_action="data"`` (an option, off in both presets) bootstraps from the data's own next action
-instead of the policy's: measured in docs/zilot.md, the policy's out-of-data action is over-estimated by
-about the step's -1 and stalls the values on a CPU budget. ``td_action="expectile"`` is IQL's in-sample
+``td_action="data"`` (the ``cpu`` preset's; ``paper`` keeps the official ``"policy"``) bootstraps from
+the data's own next action instead of the policy's: measured in docs/zilot.md, the policy's out-of-data
+action is over-estimated by about the step's -1 and stalls the values on a CPU budget. ``td_action="expectile"`` is IQL's in-sample
 maximum instead: ``V`` regresses the ``expectile`` of the target ``Q`` at the data's actions, and ``Q``
 bootstraps from ``-1 + V(z', zg)``, so no action outside the data is ever evaluated.
 
@@ -78,7 +78,7 @@ class GoalModelConfig:
     relabel_discount: float = 0.975
     p_random: float = 0.2
     p_current: float = 0.2
-    td_action: str = "policy"  # the official target's; "data" / "expectile": in-data targets (docs/zilot.md)
+    td_action: str = "data"  # in-data targets; "policy": the official target's (docs/zilot.md)
     expectile: float = 0.9  # td_action="expectile" only: IQL's tau
     activation: str = "silu"  # TD-MPC2's is "mish": the same shape, 6.5x slower on a CPU (docs/zilot.md)
 
@@ -115,6 +115,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mlp_dim": 512,
         "n_q": 5,
         "activation": "mish",
+        "td_action": "policy",
         "n_updates": 600_000,
     },
     "cpu": {
@@ -123,6 +124,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "mlp_dim": 256,
         "n_q": 2,
         "activation": "silu",
+        "td_action": "data",
         "n_updates": 40_000,
     },
 }
