@@ -131,7 +131,9 @@ class ZilotConfig:
 
     @property
     def planner_settings(self) -> dict[str, Any]:
-        return PLANNER_PRESETS[self.preset] | ENV_PRESETS[self.env]["planner"][self.preset] | dict(self.planner)
+        return (
+            PLANNER_PRESETS[self.preset] | ENV_PRESETS[self.env]["planner"][self.preset] | dict(self.planner)
+        )
 
 
 def read_config_file(path: str | Path, env: str) -> dict[str, Any]:

@@ -76,3 +76,17 @@ def test_zoo_style_file_is_the_cpu_preset(env):
     assert from_file.updates == default.updates
     with pytest.raises(ValueError, match="has no entry for 'Pendulum-v1'"):
         read_config_file(path, "Pendulum-v1")
+
+
+def test_presets_set_the_in_data_target_and_the_mazes_cpu_planner():
+    maze = {p: ZilotConfig(env="PointMaze_Medium-v3", preset=p) for p in ("cpu", "paper")}
+    assert (maze["paper"].planner_settings["horizon"], maze["paper"].planner_settings["population"]) == (
+        64,
+        512,
+    )
+    assert (maze["cpu"].planner_settings["horizon"], maze["cpu"].planner_settings["population"]) == (32, 128)
+    assert ZilotConfig(preset="cpu").planner_settings["horizon"] == 16
+    assert ZilotConfig(preset="cpu").model_settings["td_action"] == "data"
+    assert ZilotConfig(preset="paper").model_settings["td_action"] == "policy"
+    # an explicit setting still wins over the preset's
+    assert ZilotConfig(env="PointMaze_Medium-v3", planner={"horizon": 64}).planner_settings["horizon"] == 64
