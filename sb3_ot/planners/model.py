@@ -81,6 +81,9 @@ class GoalModelConfig:
     td_action: str = "data"  # in-data targets; "policy": the official target's (docs/zilot.md)
     expectile: float = 0.9  # td_action="expectile" only: IQL's tau
     activation: str = "silu"  # TD-MPC2's is "mish": the same shape, 6.5x slower on a CPU (docs/zilot.md)
+    # Q and W as TD-MPC2's two-hot classification over symlog(steps) (the official 101 bins): precision
+    # relative to the steps, not to value_scale; 0: regression of steps / value_scale (docs/zilot.md)
+    value_bins: int = 0
 
     def __post_init__(self) -> None:
         func = "GoalModelConfig"
@@ -88,11 +91,14 @@ class GoalModelConfig:
         check_choice(self.td_action, "td_action", func, TD_ACTIONS)
         for name in ("latent_dim", "enc_dim", "mlp_dim", "simnorm", "n_q", "n_steps", "batch_size"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
+        object.__setattr__(self, "value_bins", check_int(self.value_bins, "value_bins", func, minimum=0))
         if self.latent_dim % self.simnorm:
             raise ValueError(
                 f"{func}: latent_dim must be a multiple of simnorm (the SimNorm group size); "
                 f"got latent_dim {self.latent_dim}, simnorm {self.simnorm}"
             )
+        if self.value_bins < 0 or self.value_bins == 1:
+            raise ValueError(f"{func}: value_bins must be 0 (regression) or >= 2; got {self.value_bins}")
         if self.n_q < 2:
             raise ValueError(f"{func}: n_q must be >= 2 (targets take the min of 2 heads); got {self.n_q}")
         for name in ("rho", "tau", "relabel_discount", "enc_lr_scale", "expectile"):
@@ -143,6 +149,30 @@ class _SimNorm(nn.Module):
         return x.unflatten(-1, (-1, self.group)).softmax(-1).flatten(-2)
 
 
+_SYMLOG_MAX = 10.0  # TD-MPC2's vmin / vmax: the bins span symlog(steps) in [-10, 10]
+
+
+def _symlog(x: torch.Tensor) -> torch.Tensor:
+    return torch.sign(x) * torch.log1p(x.abs())
+
+
+def two_hot(steps: torch.Tensor, bins: int) -> torch.Tensor:
+    """``steps [...]`` -> ``[..., bins]``: the two bins around ``symlog(steps)``, weighted by nearness."""
+    pos = (_symlog(steps).clamp(-_SYMLOG_MAX, _SYMLOG_MAX) + _SYMLOG_MAX) * (bins - 1) / (2 * _SYMLOG_MAX)
+    low = pos.floor().clamp(max=bins - 2)
+    frac = (pos - low).unsqueeze(-1)
+    out = steps.new_zeros(*steps.shape, bins)
+    out.scatter_(-1, low.long().unsqueeze(-1), 1.0 - frac)
+    return out.scatter_add(-1, low.long().unsqueeze(-1) + 1, frac)
+
+
+def from_bins(logits: torch.Tensor) -> torch.Tensor:
+    """``logits [..., bins]`` -> the expected ``steps [...]`` (symexp of the mean bin centre)."""
+    centres = torch.linspace(-_SYMLOG_MAX, _SYMLOG_MAX, logits.shape[-1], device=logits.device)
+    x = (logits.softmax(-1) * centres).sum(-1)
+    return torch.sign(x) * torch.expm1(x.abs())
+
+
 def _to_latent(in_dim: int, hidden: Sequence[int], cfg: GoalModelConfig) -> nn.Sequential:
     """An MLP ending in ``Linear -> LayerNorm -> SimNorm`` (TD-MPC2's encoders and dynamics)."""
     net = mlp(in_dim, hidden, cfg.latent_dim, activation=_ACTIVATIONS[cfg.activation], norm="before")
@@ -155,17 +185,19 @@ class _Nets(nn.Module):
     def __init__(self, obs_dim: int, goal_dim: int, act_dim: int, cfg: GoalModelConfig) -> None:
         super().__init__()
         L, H, act = cfg.latent_dim, (cfg.mlp_dim, cfg.mlp_dim), _ACTIVATIONS[cfg.activation]
+        self.bins, self.value_scale = cfg.value_bins, cfg.value_scale
+        out = max(cfg.value_bins, 1)
         self.encoder = _to_latent(obs_dim, (cfg.enc_dim,), cfg)
         self.goal_encoder = _to_latent(goal_dim, (cfg.enc_dim,), cfg)
         self.dynamics = _to_latent(L + act_dim, H, cfg)
-        self.q = ensemble_mlp(cfg.n_q, 2 * L + act_dim, H, 1, activation=act, norm="before")
-        self.q_target = ensemble_mlp(cfg.n_q, 2 * L + act_dim, H, 1, activation=act, norm="before")
+        self.q = ensemble_mlp(cfg.n_q, 2 * L + act_dim, H, out, activation=act, norm="before")
+        self.q_target = ensemble_mlp(cfg.n_q, 2 * L + act_dim, H, out, activation=act, norm="before")
         self.q_target.load_state_dict(self.q.state_dict())
         self.q_target.requires_grad_(False)
         self.pi = mlp(2 * L, H, 2 * act_dim, activation=act, norm="before")
         self.phi = mlp(L, H, L, activation=act, norm="before")
         self.psi = mlp(L, H, L, activation=act, norm="before")
-        self.w = mlp(2 * L, H, 1, activation=act, norm="before")
+        self.w = mlp(2 * L, H, out, activation=act, norm="before")
         for name, dim in (("obs", obs_dim), ("goal", goal_dim)):  # standardisation statistics
             self.register_buffer(f"{name}_mean", torch.zeros(dim))
             self.register_buffer(f"{name}_std", torch.ones(dim))
@@ -181,14 +213,31 @@ class _Nets(nn.Module):
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         return self.dynamics(torch.cat([z, a], -1))
 
+    def q_heads(
+        self, z: torch.Tensor, a: torch.Tensor, zg: torch.Tensor, target: bool = False
+    ) -> torch.Tensor:
+        """``[..., L], [..., A], [..., L] -> [K, ..., max(bins, 1)]``: the heads' raw outputs."""
+        x = torch.cat([z, a, zg], -1)
+        lead = x.shape[:-1]
+        out = (self.q_target if target else self.q)(x.reshape(-1, x.shape[-1]))
+        return out.reshape(-1, *lead, out.shape[-1])
+
     def q_values(
         self, z: torch.Tensor, a: torch.Tensor, zg: torch.Tensor, target: bool = False
     ) -> torch.Tensor:
         """``[..., L], [..., A], [..., L] -> [K, ...]`` scaled values (``Q / value_scale``)."""
-        x = torch.cat([z, a, zg], -1)
-        lead = x.shape[:-1]
-        out = (self.q_target if target else self.q)(x.reshape(-1, x.shape[-1]))
-        return out.squeeze(-1).reshape(-1, *lead)
+        return self.scaled(self.q_heads(z, a, zg, target))
+
+    def scaled(self, out: torch.Tensor) -> torch.Tensor:
+        """A Q or W head's raw output ``[..., max(bins, 1)]`` -> its value ``[...]`` / ``value_scale``."""
+        return from_bins(out) / self.value_scale if self.bins else out.squeeze(-1)
+
+    def head_loss(self, out: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
+        """Per-element loss of a Q or W head's raw output ``[..., max(bins, 1)]`` against the scaled TD
+        target ``td [...]``: cross-entropy to its two-hot steps, or the squared error."""
+        if not self.bins:
+            return (out.squeeze(-1) - td).pow(2)
+        return -(two_hot(td * self.value_scale, self.bins) * out.log_softmax(-1)).sum(-1)
 
     def policy(
         self, z: torch.Tensor, zg: torch.Tensor, generator: torch.Generator | None = None
@@ -211,7 +260,8 @@ class _Nets(nn.Module):
         return (self.phi(z) * self.psi(zg)).sum(-1)
 
     def w_value(self, zg1: torch.Tensor, zg2: torch.Tensor) -> torch.Tensor:
-        return self.w(torch.cat([zg1, zg2], -1)).squeeze(-1)
+        """``W(zg1, zg2)``: ``[..., L], [..., L] -> [...]`` (scaled)."""
+        return self.scaled(self.w(torch.cat([zg1, zg2], -1)))
 
 
 class _GoalSlices:
@@ -409,10 +459,11 @@ class GoalModel:
             z = nets.step(z, a[:, t])
             consistency = consistency + w[t] * (z - next_z[:, t]).pow(2).mean()
         z_roll = torch.stack(zs, 1)  # [B, n, L]: the encoded start, then the model's own latents
-        q_loss = ((nets.q_values(z_roll, a, zg) - td).pow(2).mean((0, 1)) * w).sum()
+        q_loss = (nets.head_loss(nets.q_heads(z_roll, a, zg), td).mean((0, 1)) * w).sum()
         z_d, zg_d = z_roll.detach(), zg.detach()
         v_loss = (self._v_loss(z_d, a, zg_d, td).mean(0) * w).sum()
-        w_loss = ((nets.w_value(nets.encode_goal(ag[:, :-1]).detach(), zg_d) - td).pow(2).mean(0) * w).sum()
+        w_out = nets.w(torch.cat([nets.encode_goal(ag[:, :-1]).detach(), zg_d], -1))
+        w_loss = (nets.head_loss(w_out, td).mean(0) * w).sum()
         loss = cfg.consistency * consistency + cfg.q_coef * q_loss + v_loss + w_loss
         for opt in self._opts.values():
             opt.zero_grad(set_to_none=True)

@@ -139,3 +139,27 @@ def test_td_action_expectile_bootstraps_from_v_and_a_higher_expectile_learns_hig
     assert values[0.9] > values[0.5]  # the in-sample maximum sits above the mean over the data's actions
     with pytest.raises(ValueError, match="expectile"):
         GoalModelConfig(expectile=1.5)
+
+
+def test_two_hot_bins_round_trip_and_a_binned_model_trains_saves_and_loads(push_data, tmp_path):
+    from sb3_ot.planners.model import from_bins, two_hot
+
+    steps = torch.tensor([0.0, -1.0, -3.5, -12.0, -49.0, -600.0])
+    enc = two_hot(steps, 101)
+    assert enc.shape == (6, 101) and torch.allclose(enc.sum(-1), torch.ones(6))
+    assert (enc > 0).sum(-1).max() <= 2
+    # the log of a two-hot's mean is its symlog: decoding the log-weights returns the steps
+    torch.testing.assert_close(from_bins(enc.clamp_min(1e-30).log()), steps, rtol=1e-4, atol=1e-4)
+    model = GoalModel(env_id="FetchPush-v4", seed=0, value_bins=101, q_coef=0.1, **TINY)
+    model.fit(push_data, n_updates=60, progress=False)
+    z = torch.zeros(3, 16)
+    assert model.nets.q_heads(z, torch.zeros(3, 4), z).shape == (2, 3, 101)  # n_q heads of 101 bins
+    first, last = model.history[0], model.history[-1]
+    assert np.isfinite(list(last.values())).all() and last["w"] < first["w"], (first["w"], last["w"])
+    zg = model.encode_goal(push_data[0].obs["achieved_goal"])
+    w = model.goal_value(zg[:-1], zg[1:])
+    assert w.shape == (len(zg) - 1,) and np.isfinite(w).all()
+    loaded = GoalModel.load(model.save(tmp_path / "binned.pt"))
+    np.testing.assert_array_equal(loaded.goal_value(zg[:-1], zg[1:]), w)
+    with pytest.raises(ValueError, match="value_bins must be 0"):
+        GoalModelConfig(value_bins=1)
