@@ -293,18 +293,21 @@ def values_markdown(rows: list[dict], command: str) -> list[str]:
     return lines
 
 
-def _scripted_follower(env, task, model):
-    """The scripted pusher aimed at the task's next unreached goal (3 cm counts as reached), as a
-    ``policy_fn`` for ``run_task``; it logs ``(step, goal index, V(s, that goal))`` in ``.log`` and
-    ``(observation dict, action)`` in ``.steps``."""
-    from sb3_ot.datasets.scripted import FetchController
+REACH = 0.6  # --probe: the follower moves on to the next goal within 0.6 thresholds (Fetch: 3 cm)
 
-    controller, rng, state = FetchController(env), np.random.default_rng(0), {"j": 1, "t": 0}
-    goals = task.goals
+
+def _scripted_follower(env, task, model):
+    """The env's scripted expert (the pusher; the maze's waypoint controller) aimed at the task's next
+    unreached goal, as a ``policy_fn`` for ``run_task``; it logs ``(step, goal index, V(s, that goal))``
+    in ``.log`` and ``(observation dict, action)`` in ``.steps``."""
+    from sb3_ot.datasets.scripted import controller_for
+
+    controller, rng, state = controller_for(env), np.random.default_rng(0), {"j": 1, "t": 0}
+    goals, reach = task.goals, REACH * task.threshold
 
     def act(obs):
         j, t = state["j"], state["t"]
-        while j < len(goals) - 1 and np.linalg.norm(obs["achieved_goal"] - goals[j]) < 0.03:
+        while j < len(goals) - 1 and np.linalg.norm(obs["achieved_goal"] - goals[j]) < reach:
             j += 1
         if model is not None:
             z, zg = model.encode(obs["observation"][None]), model.encode_goal(goals[j][None])
@@ -340,9 +343,20 @@ def _rollout_gap(model, steps: list, log: list, goals: np.ndarray) -> dict:
     return {f"gap{h}": float(np.mean(v)) if v else float("nan") for h, v in gaps.items()}
 
 
+def _w_ratio(model, goals: np.ndarray, near: np.ndarray) -> float:
+    """``sum -W(g_j, g_j+1) / sum (real steps from reaching g_j to reaching g_j+1)`` over the goals the
+    follower reached in order: what sets ZILOT's goal window (``near [T, n_goals]``: within reach)."""
+    first = [int(np.argmax(near[:, j])) if near[:, j].any() else -1 for j in range(len(goals))]
+    zg = model.encode_goal(goals.astype(np.float32))
+    w = -model.goal_value(zg[:-1], zg[1:])
+    pairs = [j for j in range(len(goals) - 1) if 0 <= first[j] <= first[j + 1]]
+    real = sum(first[j + 1] - first[j] for j in pairs)
+    return float(sum(max(w[j], 0.0) for j in pairs) / real) if real else float("nan")
+
+
 def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
-    """Per Fetch task: the scripted pusher following the task from its first goal (are the tasks
-    feasible?), and the goal model's ``V`` along those episodes (are they inside its data?)."""
+    """Per task: the env's scripted expert following the task from its first goal (are the tasks
+    feasible?), and the goal model's ``V`` and ``W`` along those episodes (are they inside its data?)."""
     from scipy.stats import spearmanr
 
     from sb3_ot.data.envs import make_env
@@ -358,9 +372,9 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
         follower = _scripted_follower(env, task, model)
         row = {"task": name, **run_task(env, follower, task, seed=0)}
         env.close()
-        if model is not None:  # steps to go: until the achieved goal is within 3 cm of that goal
+        if model is not None:  # steps to go: until the achieved goal is within reach of that goal
             ags = np.array([o["achieved_goal"] for o, _ in follower.steps])
-            near = np.linalg.norm(ags[:, None] - task.goals[None], axis=-1) < 0.03  # [T, n_goals]
+            near = np.linalg.norm(ags[:, None] - task.goals[None], axis=-1) < REACH * task.threshold
             # the goals still ahead (not within 3 cm now) that the pusher then reached
             log = [(t, j, v) for t, j, v in follower.log if near[t + 1 :, j].any() and not near[t, j]]
             togo = np.array([np.argmax(near[t:, j]) for t, j, _ in log], float)  # >= 1
@@ -369,6 +383,7 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
             row |= {"v_pos": float((v > 0).mean()), "v_median": float(np.median(v)),
                     "spearman": float(spearmanr(-vr, togo)[0]) if len(vr) > 2 else float("nan"),
                     "togo_median": float(np.median(togo)) if len(togo) else float("nan"),
+                    "w_ratio": _w_ratio(model, task.goals, near),
                     **_rollout_gap(model, follower.steps, follower.log, task.goals)}  # fmt: skip
         rows.append(row)
         print(row, flush=True)
@@ -408,34 +423,38 @@ def value_map(model_path: str, out: Path) -> None:
     print(f"value map: {out}", flush=True)
 
 
-def probe_markdown(rows: list[dict], command: str, model: str | None) -> list[str]:
+def probe_markdown(rows: list[dict], command: str, model: str | None, env_id: str) -> list[str]:
+    from sb3_ot.datasets.scripted import controller_name
+
     lines = [
-        "## ZILOT's Fetch tasks followed by the scripted pusher (`benchmarks/zilot.py --probe`)",
+        f"## ZILOT's {env_id} tasks followed by the scripted expert (`benchmarks/zilot.py --probe`)",
         *provenance(command),
-        "`FetchController` aimed at each task's next unreached goal (3 cm counts as reached), variant 0, "
-        "from the first goal (`reset_to_first_goal`), the task's whole budget: W_min and GoalFraction as "
-        "the methods' (threshold 5 cm). "
+        f"`{controller_name(env_id)}` aimed at each task's next unreached goal ({REACH:g} x the threshold "
+        "counts as reached), variant 0, from the first goal (`reset_to_first_goal`), the task's whole "
+        "budget: W_min and GoalFraction as the methods'. "
         + (
             f"Along the same episodes, the goal model `{model}`'s `V(s_t, next goal)` (env steps; a real "
             "value is <= 0): the share of steps where it is positive, its median, and its Spearman with "
-            "the steps the pusher then took to that goal; and the model's rollout error: "
+            "the steps the expert then took to that goal; the model's rollout error: "
             "`|V(f_h, g) - V(s_t+h, g)|` (env steps, mean over starts every 8 steps) of its latent "
-            "rollout `f_h` of the pusher's own actions against the real states, h = 1 / 4 / 16."
+            "rollout `f_h` of the expert's own actions against the real states, h = 1 / 4 / 16; and "
+            "`W / real`: the sum of `-W(g_j, g_j+1)` over the steps the expert took between them (what "
+            "sets ZILOT's goal window; 1 is right, below 1 lets in goals it cannot reach yet)."
             if model
             else ""
         ),
         "",
-        "| task | W_min | GoalFraction | steps | V > 0 | median V | Spearman(-V, steps to go) | median steps to go | rollout error h = 1 / 4 / 16 |"
+        "| task | W_min | GoalFraction | steps | V > 0 | median V | Spearman(-V, steps to go) | median steps to go | rollout error h = 1 / 4 / 16 | W / real |"
         if model
         else "| task | W_min | GoalFraction | steps |",
-        "|---|---|---|---|---|---|---|---|---|" if model else "|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|" if model else "|---|---|---|---|",
     ]
     for r in rows:
         cells = f"| {r['task']} | {r['w_min']:.3f} | {r['goal_fraction']:.2f} | {r['steps']} |"
         if model:
             cells += (
                 f" {r['v_pos']:.0%} | {r['v_median']:.1f} | {r['spearman']:.2f} | {r['togo_median']:.0f} |"
-                f" {r['gap1']:.1f} / {r['gap4']:.1f} / {r['gap16']:.1f} |"
+                f" {r['gap1']:.1f} / {r['gap4']:.1f} / {r['gap16']:.1f} | {r['w_ratio']:.2f} |"
             )
         lines.append(cells)
     return lines
@@ -492,7 +511,7 @@ def main() -> None:
         help="--values: GoalModelConfig overrides (e.g. n_steps=6)",
     )
     p.add_argument("--reuse", action="store_true", help="--values: load the checkpoints already in --out")
-    p.add_argument("--probe", action="store_true", help="the scripted pusher on the Fetch tasks (+ V)")
+    p.add_argument("--probe", action="store_true", help="the scripted expert on the tasks (+ V, W)")
     p.add_argument("--plot", type=Path, default=None, help="--probe: PNG of V over the gripper's xy")
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1: two runs side by side)")
@@ -522,7 +541,7 @@ def main() -> None:
             value_map(args.model, args.plot)
         if args.write:
             write_block(
-                args.write, f"zilot_probe_{env}", probe_markdown(rows, command, args.model), "Benchmarks"
+                args.write, f"zilot_probe_{env}", probe_markdown(rows, command, args.model, env), "Benchmarks"
             )
         return
     if args.sinkhorn:
