@@ -501,7 +501,7 @@ def main() -> None:
         default=GoalModelConfig.expectile,
         help="--values: the expectile target's tau",
     )
-    p.add_argument("--tag", default="", help="--values: appended to the result block's name")
+    p.add_argument("--tag", default="", help="--values, --probe: appended to the result block's name")
     p.add_argument(
         "--set",
         nargs="+",
@@ -541,7 +541,10 @@ def main() -> None:
             value_map(args.model, args.plot)
         if args.write:
             write_block(
-                args.write, f"zilot_probe_{env}", probe_markdown(rows, command, args.model, env), "Benchmarks"
+                args.write,
+                f"zilot_probe_{env}" + (f"_{args.tag}" if args.tag else ""),
+                probe_markdown(rows, command, args.model, env),
+                "Benchmarks",
             )
         return
     if args.sinkhorn:
