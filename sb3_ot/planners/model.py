@@ -19,14 +19,17 @@ Learned offline from goal-conditioned episodes with no expert (``obs["observatio
 
 ``td_action="data"`` (the ``cpu`` preset's; ``paper`` keeps the official ``"policy"``) bootstraps from
 the data's own next action instead of the policy's: measured in docs/zilot.md, the policy's out-of-data
-action is over-estimated by about the step's -1 and stalls the values on a CPU budget. ``td_action="expectile"`` is IQL's in-sample
-maximum instead: ``V`` regresses the ``expectile`` of the target ``Q`` at the data's actions, and ``Q``
-bootstraps from ``-1 + V(z', zg)``, so no action outside the data is ever evaluated.
+action is over-estimated by about the step's -1 and stalls the values on a CPU budget.
+``td_action="expectile"`` is IQL's in-sample maximum instead: ``V`` regresses the ``expectile`` of the
+target ``Q`` at the data's actions, and ``Q`` bootstraps from ``-1 + V(z', zg)``, so no action outside
+the data is ever evaluated.
 
-Two measured simplifications of the official code: values are regressed (MSE on ``td / value_scale``,
-as the official ``V`` already is) rather than TD-MPC2's two-hot cross-entropy, and there is no reward
-head (the official one is trained but unused). Sizes: :data:`PRESETS` (``paper`` = the official config,
-``cpu`` = what trains on a 2-core machine within the hour; docs/zilot.md measures both).
+Q and W are regressed (MSE on ``td / value_scale``, as the official ``V`` is) at ``value_bins=0`` (the
+``cpu`` preset, so far), or TD-MPC2's two-hot cross-entropy over ``symlog(steps)`` as in the official
+code (``value_bins=101``, the ``paper`` preset): the latter resolves short distances at a large
+``value_scale`` (PointMaze, docs/zilot.md). There is no reward head (the official one is trained but
+unused). Sizes: :data:`PRESETS` (``paper`` = the official config, ``cpu`` = what trains on a 2-core
+machine within the hour; docs/zilot.md measures both).
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class GoalModelConfig:
                 f"{func}: latent_dim must be a multiple of simnorm (the SimNorm group size); "
                 f"got latent_dim {self.latent_dim}, simnorm {self.simnorm}"
             )
-        if self.value_bins < 0 or self.value_bins == 1:
+        if self.value_bins == 1:
             raise ValueError(f"{func}: value_bins must be 0 (regression) or >= 2; got {self.value_bins}")
         if self.n_q < 2:
             raise ValueError(f"{func}: n_q must be >= 2 (targets take the min of 2 heads); got {self.n_q}")
@@ -122,6 +125,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "n_q": 5,
         "activation": "mish",
         "td_action": "policy",
+        "value_bins": 101,
+        "q_coef": 0.1,  # the official value_coef, for the cross-entropy
         "n_updates": 600_000,
     },
     "cpu": {
