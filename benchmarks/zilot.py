@@ -46,7 +46,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import provenance, write_block  # noqa: E402
 
-from sb3_ot.planners.model import TD_ACTIONS, GoalModelConfig  # noqa: E402
+from sb3_ot.planners.model import TD_ACTIONS, GoalModel, GoalModelConfig  # noqa: E402
 
 #: The paper's Table (W_min / GoalFraction), ZILOT and Pi+Cls (issue 15).
 PAPER = {
@@ -375,7 +375,7 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
         if model is not None:  # steps to go: until the achieved goal is within reach of that goal
             ags = np.array([o["achieved_goal"] for o, _ in follower.steps])
             near = np.linalg.norm(ags[:, None] - task.goals[None], axis=-1) < REACH * task.threshold
-            # the goals still ahead (not within 3 cm now) that the pusher then reached
+            # the goals still ahead (not within reach now) that the expert then reached
             log = [(t, j, v) for t, j, v in follower.log if near[t + 1 :, j].any() and not near[t, j]]
             togo = np.array([np.argmax(near[t:, j]) for t, j, _ in log], float)  # >= 1
             v = np.array([v for *_, v in follower.log])
@@ -536,8 +536,10 @@ def main() -> None:
             )
         return
     if args.probe:
+        if args.plot and (args.model is None or GoalModel.load(args.model).env_id != "FetchPush-v4"):
+            p.error("--probe --plot draws FetchPush's L-dense value map: give a FetchPush-v4 --model")
         env, rows = probe(args)
-        if args.model and args.plot:
+        if args.plot:
             value_map(args.model, args.plot)
         if args.write:
             write_block(
