@@ -11,6 +11,7 @@ folder behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -64,6 +65,11 @@ def _json_value(value: Any) -> Any:
     if hasattr(value, "tolist") and hasattr(value, "dtype"):
         return value.tolist()
     raise TypeError(f"write_json: cannot store a {type(value).__name__} as JSON")
+
+
+def settings_key(data: Any) -> str:
+    """8 hex digits of sha1 over ``data`` as sorted JSON: a stable cache-file name for a set of settings."""
+    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:

@@ -21,7 +21,6 @@ call with the same settings.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -39,7 +38,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from sb3_ot._args import check_choice, check_float, check_int
-from sb3_ot._files import write_json
+from sb3_ot._files import settings_key, write_json
 from sb3_ot._home import cache_home
 from sb3_ot.data.envs import ensure_registered, make_env
 from sb3_ot.data.rollouts import Policy, episode_returns, sb3_policy, slice_obs
@@ -313,10 +312,8 @@ def _load_policy(algo: str, path: Path):
 
 
 def _run_name(cfg: ExpertConfig, seed: int) -> str:
-    key = json.dumps(
-        {k: v for k, v in asdict(cfg).items() if k != "expected_return"}, sort_keys=True, default=str
-    )
-    return f"{cfg.algo}-seed{seed}-{cfg.steps}steps-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+    key = settings_key({k: v for k, v in asdict(cfg).items() if k != "expected_return"})
+    return f"{cfg.algo}-seed{seed}-{cfg.steps}steps-{key}"
 
 
 def _make_model(cfg: ExpertConfig, env: gym.Env, seed: int) -> BaseAlgorithm:

@@ -14,7 +14,6 @@ of epsilon-random versions of the controller (:data:`EPSILONS`), evaluated once 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 from sb3_ot._args import check_float
-from sb3_ot._files import write_json
+from sb3_ot._files import settings_key, write_json
 from sb3_ot.data.envs import make_env
 from sb3_ot.data.rollouts import Policy, episode_returns
 
@@ -333,11 +332,7 @@ class ScriptedSource:
     ) -> ScriptedSource:
         """The cached source of these settings under ``home/scripted/``, evaluated first if missing."""
         resets = data_resets(env_id)  # the ladder's returns depend on them: a change re-evaluates it
-        tag = (
-            f"-resets{hashlib.sha1(json.dumps(resets, sort_keys=True).encode()).hexdigest()[:8]}"
-            if resets
-            else ""
-        )
+        tag = f"-resets{settings_key(resets)}" if resets else ""
         path = home / "scripted" / env_id / f"seed{seed}-f{medium_fraction:.4f}-n{n_ref_episodes}{tag}.json"
         if path.is_file():
             data = json.loads(path.read_text())
