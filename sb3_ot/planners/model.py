@@ -264,9 +264,13 @@ class _Nets(nn.Module):
         """``phi(z) . psi(zg)``: ``[..., L], [..., L] -> [...]`` (scaled)."""
         return (self.phi(z) * self.psi(zg)).sum(-1)
 
+    def w_heads(self, zg1: torch.Tensor, zg2: torch.Tensor) -> torch.Tensor:
+        """``[..., L], [..., L] -> [..., max(bins, 1)]``: W's raw output."""
+        return self.w(torch.cat([zg1, zg2], -1))
+
     def w_value(self, zg1: torch.Tensor, zg2: torch.Tensor) -> torch.Tensor:
         """``W(zg1, zg2)``: ``[..., L], [..., L] -> [...]`` (scaled)."""
-        return self.scaled(self.w(torch.cat([zg1, zg2], -1)))
+        return self.scaled(self.w_heads(zg1, zg2))
 
 
 class _GoalSlices:
@@ -467,7 +471,7 @@ class GoalModel:
         q_loss = (nets.head_loss(nets.q_heads(z_roll, a, zg), td).mean((0, 1)) * w).sum()
         z_d, zg_d = z_roll.detach(), zg.detach()
         v_loss = (self._v_loss(z_d, a, zg_d, td).mean(0) * w).sum()
-        w_out = nets.w(torch.cat([nets.encode_goal(ag[:, :-1]).detach(), zg_d], -1))
+        w_out = nets.w_heads(nets.encode_goal(ag[:, :-1]).detach(), zg_d)
         w_loss = (nets.head_loss(w_out, td).mean(0) * w).sum()
         loss = cfg.consistency * consistency + cfg.q_coef * q_loss + v_loss + w_loss
         for opt in self._opts.values():
