@@ -53,6 +53,7 @@ from sb3_ot.nn import as_float_tensor, ensemble_mlp, like_input, mlp, polyak_upd
 
 __all__ = ["PRESETS", "GoalModel", "GoalModelConfig"]
 
+VALUE_UNITS = ("scale", "log")  # GoalModelConfig.value_units
 TD_ACTIONS = ("policy", "data", "expectile")  # GoalModelConfig.td_action: what Q's target bootstraps from
 _FORMAT = "sb3_ot.goal_model"  # the checkpoint's "format" entry; anything else is refused on load
 _VERSION = 1
@@ -87,11 +88,15 @@ class GoalModelConfig:
     # Q and W as TD-MPC2's two-hot classification over symlog(steps) (the official 101 bins): precision
     # relative to the steps, not to value_scale; 0: regression of steps / value_scale (docs/zilot.md)
     value_bins: int = 0
+    # the units V (and regressed Q and W) are fitted in: "scale", steps / value_scale (official); "log",
+    # log1p(steps) / log1p(value_scale), whose error is relative to the steps (not official; docs/zilot.md)
+    value_units: str = "scale"
 
     def __post_init__(self) -> None:
         func = "GoalModelConfig"
         check_choice(self.activation, "activation", func, tuple(_ACTIVATIONS))
         check_choice(self.td_action, "td_action", func, TD_ACTIONS)
+        check_choice(self.value_units, "value_units", func, VALUE_UNITS)
         for name in ("latent_dim", "enc_dim", "mlp_dim", "simnorm", "n_q", "n_steps", "batch_size"):
             object.__setattr__(self, name, check_int(getattr(self, name), name, func))
         object.__setattr__(self, "value_bins", check_int(self.value_bins, "value_bins", func, minimum=0))
@@ -191,6 +196,8 @@ class _Nets(nn.Module):
         super().__init__()
         L, H, act = cfg.latent_dim, (cfg.mlp_dim, cfg.mlp_dim), _ACTIVATIONS[cfg.activation]
         self.bins, self.value_scale = cfg.value_bins, cfg.value_scale
+        # log units: raw -log1p(steps) / log1p(value_scale); None: raw = scaled (steps / value_scale)
+        self.log_span = float(np.log1p(cfg.value_scale)) if cfg.value_units == "log" else None
         out = max(cfg.value_bins, 1)
         self.encoder = _to_latent(obs_dim, (cfg.enc_dim,), cfg)
         self.goal_encoder = _to_latent(goal_dim, (cfg.enc_dim,), cfg)
@@ -235,13 +242,26 @@ class _Nets(nn.Module):
 
     def scaled(self, out: torch.Tensor) -> torch.Tensor:
         """A Q or W head's raw output ``[..., max(bins, 1)]`` -> its value ``[...]`` / ``value_scale``."""
-        return from_bins(out) / self.value_scale if self.bins else out.squeeze(-1)
+        return from_bins(out) / self.value_scale if self.bins else self.from_units(out.squeeze(-1))
+
+    def from_units(self, raw: torch.Tensor) -> torch.Tensor:
+        """A regressed value ``[...]`` in the config's ``value_units`` -> steps / ``value_scale``."""
+        if self.log_span is None:
+            return raw
+        # clamped: a raw value far outside [-1, 0] would overflow exp (1.5: 600^1.5 steps)
+        return -torch.expm1(-raw.clamp(-1.5, 1.0) * self.log_span) / self.value_scale
+
+    def to_units(self, td: torch.Tensor) -> torch.Tensor:
+        """A scaled target ``[...]`` (steps / ``value_scale``, in ``[-1, 0]``) -> the regression's units."""
+        if self.log_span is None:
+            return td
+        return -torch.log1p((-td * self.value_scale).clamp(min=0.0)) / self.log_span
 
     def head_loss(self, out: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
         """Per-element loss of a Q or W head's raw output ``[..., max(bins, 1)]`` against the scaled TD
-        target ``td [...]``: cross-entropy to its two-hot steps, or the squared error."""
+        target ``td [...]``: cross-entropy to its two-hot steps, or the squared error in value units."""
         if not self.bins:
-            return (out.squeeze(-1) - td).pow(2)
+            return (out.squeeze(-1) - self.to_units(td)).pow(2)
         return -(two_hot(td * self.value_scale, self.bins) * out.log_softmax(-1)).sum(-1)
 
     def policy(
@@ -260,9 +280,13 @@ class _Nets(nn.Module):
         log_prob = log_prob - (2 * (np.log(2.0) - u - F.softplus(-2 * u))).sum(-1)  # tanh's Jacobian
         return torch.tanh(u), log_prob
 
-    def v(self, z: torch.Tensor, zg: torch.Tensor) -> torch.Tensor:
-        """``phi(z) . psi(zg)``: ``[..., L], [..., L] -> [...]`` (scaled)."""
+    def v_raw(self, z: torch.Tensor, zg: torch.Tensor) -> torch.Tensor:
+        """``phi(z) . psi(zg)``: ``[..., L], [..., L] -> [...]``, in the config's ``value_units``."""
         return (self.phi(z) * self.psi(zg)).sum(-1)
+
+    def v(self, z: torch.Tensor, zg: torch.Tensor) -> torch.Tensor:
+        """``V(z, zg)``: ``[..., L], [..., L] -> [...]`` (scaled: steps / ``value_scale``)."""
+        return self.from_units(self.v_raw(z, zg))
 
     def w_heads(self, zg1: torch.Tensor, zg2: torch.Tensor) -> torch.Tensor:
         """``[..., L], [..., L] -> [..., max(bins, 1)]``: W's raw output."""
@@ -495,12 +519,12 @@ class GoalModel:
         actions ``a``: ``|expectile - 1[u < 0]| u^2``, ``u = Q - V``."""
         nets, cfg = self.nets, self.config
         assert nets is not None
-        v = nets.v(z, zg)
+        v = nets.v_raw(z, zg)
         if cfg.td_action != "expectile":
-            return (v - td).pow(2)
+            return (v - nets.to_units(td)).pow(2)
         with torch.no_grad():
             q = nets.q_values(z, a, zg, target=True)[:2].min(0).values
-        u = q - v
+        u = nets.to_units(q) - v
         return (cfg.expectile - (u < 0).float()).abs() * u.pow(2)
 
     def _td_target(
@@ -593,7 +617,8 @@ class GoalModel:
         nets, L = self._require_fit("GoalModel.value_matrix"), self.config.latent_dim
         zt = self._tensor(z, "z", "GoalModel.value_matrix", L)
         gt = self._tensor(zg, "zg", "GoalModel.value_matrix", L)
-        return self._out(nets.phi(zt) @ nets.psi(gt).transpose(-1, -2) * self.config.value_scale, z)
+        raw = nets.phi(zt) @ nets.psi(gt).transpose(-1, -2)
+        return self._out(nets.from_units(raw) * self.config.value_scale, z)
 
     @torch.no_grad()
     def goal_value(self, zg1: Any, zg2: Any) -> Any:

@@ -141,7 +141,7 @@ class Planner:
     def _observe(self, track: _Track, z: torch.Tensor) -> None:
         """Record a real state: its V row, the expert's times at the first one, the baselines' goal switch."""
         vs = self.model.config.value_scale
-        v = (self.nets.phi(z) * track.psi).sum(-1) * vs  # [T]
+        v = self.nets.from_units((self.nets.phi(z) * track.psi).sum(-1)) * vs  # [T]
         track.hist_v.append(v)
         if track.g_time is None:
             w = self.nets.w_value(track.goals[:-1], track.goals[1:]) * vs  # [T-1]
@@ -217,7 +217,7 @@ class Planner:
         keep[1:] = track.g_time[:-1] < k + H  # goal j once the expert could have reached goal j-1
         h_used = int(math.floor(max(1.0, min(float(H), float(track.g_time[-1]) - k))))
         past = torch.stack(track.hist_v)[:, keep]  # [k+1, T']
-        planned = phi @ track.psi[keep].T * vs  # [P, H, T']
+        planned = self.nets.from_units(phi @ track.psi[keep].T) * vs  # [P, H, T']
         values = torch.cat([past.expand(len(phi), *past.shape), planned], 1)
         cost = ((-values).clamp(min=0.0) / vs).clamp(max=1.0)
         a = values.new_zeros(k + 1 + H)
@@ -232,7 +232,7 @@ class Planner:
         vs, threshold = self.model.config.value_scale, self.config.threshold
         psi = torch.stack([t.psi[t.goal_idx] for t in tracks])  # [E, L]
         states = torch.cat([z[:, None, None].expand(E, P, 1, z.shape[-1]), latents], 2)  # [E, P, H+1, L]
-        v = (self.nets.phi(states) * psi[:, None, None]).sum(-1) * vs  # [E, P, H+1]
+        v = self.nets.from_units((self.nets.phi(states) * psi[:, None, None]).sum(-1)) * vs  # [E, P, H+1]
         reached = (-v <= threshold).int().cummax(-1).values.bool()
         rewards = torch.cat([v.new_full((E, P, H), -1.0), v[..., -1:]], -1)
         return (rewards * ~reached).sum(-1)

@@ -163,3 +163,30 @@ def test_two_hot_bins_round_trip_and_a_binned_model_trains_saves_and_loads(push_
     np.testing.assert_array_equal(loaded.goal_value(zg[:-1], zg[1:]), w)
     with pytest.raises(ValueError, match="value_bins must be 0"):
         GoalModelConfig(value_bins=1)
+
+
+def test_log_value_units_round_trip_and_a_log_model_trains_saves_and_loads(push_data, tmp_path):
+    model = GoalModel(env_id="FetchPush-v4", seed=0, value_units="log", value_scale=600.0, **TINY)
+    model.fit(push_data, n_updates=60, progress=False)
+    nets = model.nets
+    td = torch.tensor([0.0, -1.0, -7.0, -12.0, -300.0, -600.0]) / 600.0
+    raw = nets.to_units(td)
+    assert raw.min() >= -1.0 and raw.max() <= 0.0
+    torch.testing.assert_close(nets.from_units(raw), td, rtol=1e-4, atol=1e-7)
+    # the point of the log units: 7 and 12 steps are far apart in them, not 0.008 of the range
+    assert float(raw[2] - raw[3]) > 0.07
+    z = model.encode(push_data[0].obs["observation"])
+    zg = model.encode_goal(push_data[0].obs["achieved_goal"])
+    v = model.value(z, zg)
+    torch.testing.assert_close(
+        torch.as_tensor(v[:4]),
+        torch.as_tensor(np.diag(model.value_matrix(z[:4], zg[:4]))),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    assert np.isfinite(list(model.history[-1].values())).all()
+    loaded = GoalModel.load(model.save(tmp_path / "log.pt"))
+    assert loaded.config.value_units == "log"
+    np.testing.assert_array_equal(loaded.value(z, zg), v)
+    with pytest.raises(ValueError, match="value_units"):
+        GoalModelConfig(value_units="steps")
