@@ -67,6 +67,7 @@ def quality(env: str, args: argparse.Namespace) -> dict:
         preset=args.preset,
         n_updates=args.updates,
         model=args.model,
+        methods=tuple(args.methods),
         out_dir=str(Path(args.out) / env),
     )
     return run_zilot(cfg)
@@ -85,7 +86,9 @@ def quality_markdown(r: dict, command: str) -> list[str]:
         f"learned offline from the env's local data; no expert of the tasks is shown. {c['n_episodes']} episodes "
         f"per method and seed over the env's tasks (each from its first goal), seeds {list(c['seeds'])}. "
         f"Model: latent {m['latent_dim']}, MLPs {m['mlp_dim']}, {m['n_q']} Q heads, {r['updates']} updates, "
-        f"value scale {m['value_scale']:g}, TD target `{m.get('td_action', 'policy')}`"
+        f"value scale {m['value_scale']:g}, TD target `{m.get('td_action', 'policy')}`, "
+        + (f"Q and W two-hot over {m['value_bins']} bins" if m.get("value_bins") else "Q and W regressed")
+        + f", values in `{m.get('value_units', 'scale')}` units"
         + (f" (loaded from `{c['model']}`)" if c["model"] else "")
         + f". Planner: iCEM population {s['population']}, {s['elites']} elites, "
         f"{s['iterations']} iterations, horizon {s['horizon']}; {solver}; classifier threshold 5 steps. "
@@ -475,6 +478,13 @@ def main() -> None:
     p.add_argument("--envs", nargs="+", default=["FetchPush-v4"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--episodes", type=int, default=20, help="per method and seed")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["zilot", "mpc+cls", "pi+cls"],
+        choices=list(NAMES),
+        help="which to run",
+    )
     p.add_argument("--preset", default="cpu", choices=["cpu", "paper"])
     p.add_argument("--updates", type=int, default=None, help="goal-model updates (default: the preset's)")
     p.add_argument("--model", default=None, help="a saved goal model (--sinkhorn needs one)")
@@ -501,7 +511,7 @@ def main() -> None:
         default=GoalModelConfig.expectile,
         help="--values: the expectile target's tau",
     )
-    p.add_argument("--tag", default="", help="--values, --probe: appended to the result block's name")
+    p.add_argument("--tag", default="", help="appended to the result block's name")
     p.add_argument(
         "--set",
         nargs="+",
@@ -559,7 +569,7 @@ def main() -> None:
     for env in args.envs:
         r = quality(env, args)
         if args.write:
-            block = f"zilot_{env}_{args.preset}"
+            block = f"zilot_{env}_{args.preset}{args.tag}"
             write_block(args.write, block, quality_markdown(r, command), "Benchmarks")
 
 

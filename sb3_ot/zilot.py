@@ -360,7 +360,8 @@ def run_zilot(cfg: ZilotConfig, *, echo: Callable[[str], None] = print) -> dict[
         "seconds": total,
         "goal_model": cfg.model or str(out / "goal_model.pt"),
         "model_settings": {
-            k: getattr(model.config, k) for k in ("latent_dim", "mlp_dim", "n_q", "value_scale", "td_action")
+            k: getattr(model.config, k)
+            for k in ("latent_dim", "mlp_dim", "n_q", "value_scale", "td_action", "value_bins", "value_units")
         },
         "updates": model.n_updates,
         "planner": cfg.planner_settings,
