@@ -29,9 +29,9 @@ Q and W are regressed (MSE on ``td / value_scale``, as the official ``V`` is) at
 code (``value_bins=101``, the ``paper`` preset): the latter resolves short distances at a large
 ``value_scale`` (PointMaze, docs/zilot.md). ``value_units="log"`` (not official) fits ``V``, and the
 regressed ``Q`` and ``W``, in ``-log1p(steps) / log1p(value_scale)``: its error is relative to the steps,
-so ``V`` resolves a goal a few steps away even at ``value_scale`` 600. There is no reward head (the official one is trained but
-unused). Sizes: :data:`PRESETS` (``paper`` = the official config, ``cpu`` = what trains on a 2-core
-machine within the hour; docs/zilot.md measures both).
+so ``V`` resolves a goal a few steps away even at ``value_scale`` 600. There is no reward head (the
+official one is trained but unused). Sizes: :data:`PRESETS` (``paper`` = the official config, ``cpu`` =
+what trains on a 2-core machine within the hour; docs/zilot.md measures both).
 """
 
 from __future__ import annotations
