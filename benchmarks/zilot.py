@@ -357,6 +357,21 @@ def _w_ratio(model, goals: np.ndarray, near: np.ndarray) -> float:
     return float(sum(max(w[j], 0.0) for j in pairs) / real) if real else float("nan")
 
 
+def refit_w(args: argparse.Namespace) -> str:
+    """``--model`` with its ``W`` refitted alone (``GoalModel.fit_w``, expectile ``--refit-w``) on its env's
+    local data, saved in ``--out``; returns the new file's path."""
+    from sb3_ot.planners.model import GoalModel
+    from sb3_ot.zilot import ZilotConfig, _load_data
+
+    model = GoalModel.load(args.model)
+    data = _load_data(ZilotConfig(env=model.env_id), print)
+    model.fit_w(data, n_updates=args.refit_updates, w_expectile=args.refit_w)
+    path = Path(args.out) / f"{Path(args.model).stem}_w{args.refit_w:g}.pt"
+    model.save(path)
+    print(f"W refitted ({args.refit_updates} updates, expectile {args.refit_w:g}): {path}")
+    return str(path)
+
+
 def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
     """Per task: the env's scripted expert following the task from its first goal (are the tasks
     feasible?), and the goal model's ``V`` and ``W`` along those episodes (are they inside its data?)."""
@@ -521,6 +536,14 @@ def main() -> None:
         help="--values: GoalModelConfig overrides (e.g. n_steps=6)",
     )
     p.add_argument("--reuse", action="store_true", help="--values: load the checkpoints already in --out")
+    p.add_argument(
+        "--refit-w",
+        type=float,
+        default=None,
+        metavar="TAU",
+        help="refit --model's W alone with this expectile (GoalModel.fit_w) first, then run on that model",
+    )
+    p.add_argument("--refit-updates", type=int, default=3000, help="--refit-w: W updates")
     p.add_argument("--probe", action="store_true", help="the scripted expert on the tasks (+ V, W)")
     p.add_argument("--plot", type=Path, default=None, help="--probe: PNG of V over the gripper's xy")
     p.add_argument("--write", type=Path, default=None, help="markdown file to put the result blocks in")
@@ -545,6 +568,10 @@ def main() -> None:
                 args.write, f"zilot_values_FetchPush-v4{extra}", values_markdown(rows, command), "Benchmarks"
             )
         return
+    if args.refit_w is not None:
+        if args.model is None:
+            p.error("--refit-w needs --model (the goal model whose W is refitted)")
+        args.model = refit_w(args)
     if args.probe:
         if args.plot and (args.model is None or GoalModel.load(args.model).env_id != "FetchPush-v4"):
             p.error("--probe --plot draws FetchPush's L-dense value map: give a FetchPush-v4 --model")
@@ -569,7 +596,7 @@ def main() -> None:
     for env in args.envs:
         r = quality(env, args)
         if args.write:
-            block = f"zilot_{env}_{args.preset}{args.tag}"
+            block = f"zilot_{env}_{args.preset}" + (f"_{args.tag}" if args.tag else "")
             write_block(args.write, block, quality_markdown(r, command), "Benchmarks")
 
 

@@ -93,6 +93,9 @@ class GoalModelConfig:
     # the units V (and regressed Q and W) are fitted in: "scale", steps / value_scale (official); "log",
     # log1p(steps) / log1p(value_scale), whose error is relative to the steps (not official; docs/zilot.md)
     value_units: str = "scale"
+    # W's loss: this expectile of the TD targets between two goals; 0.5, the squared error (official).
+    # Above 0.5 W leans to the data's faster paths, as an expert's would be (not official; docs/zilot.md)
+    w_expectile: float = 0.5
 
     def __post_init__(self) -> None:
         func = "GoalModelConfig"
@@ -111,8 +114,13 @@ class GoalModelConfig:
             raise ValueError(f"{func}: value_bins must be 0 (regression) or >= 2; got {self.value_bins}")
         if self.n_q < 2:
             raise ValueError(f"{func}: n_q must be >= 2 (targets take the min of 2 heads); got {self.n_q}")
-        for name in ("rho", "tau", "relabel_discount", "enc_lr_scale", "expectile"):
+        for name in ("rho", "tau", "relabel_discount", "enc_lr_scale", "expectile", "w_expectile"):
             check_float(getattr(self, name), name, func, low=0.0, high=1.0)
+        if self.value_bins and self.w_expectile != 0.5:
+            raise ValueError(
+                f"{func}: w_expectile applies to a regressed W (value_bins=0); got w_expectile "
+                f"{self.w_expectile} with value_bins {self.value_bins}"
+            )
         for name in ("p_random", "p_current", "consistency", "q_coef", "entropy"):
             check_float(getattr(self, name), name, func, low=0.0, low_open=False)
         if self.p_random + self.p_current > 1.0:
@@ -368,6 +376,7 @@ class GoalModel:
         self.dims: dict[str, int] = {}  # obs, goal, act
         self.nets: _Nets | None = None
         self.n_updates = 0
+        self.w_updates = 0  # fit_w's updates of W alone
         self.history: list[dict[str, float]] = []
 
     # --------------------------------------------------------------- building and data
@@ -441,7 +450,37 @@ class GoalModel:
             sizes unlike the first episode's (or a previous ``fit``'s), actions outside ``[-1, 1]``,
             or a non-positive ``n_updates`` / ``log_every``.
         """
-        func = "GoalModel.fit"
+        return self._train(data, n_updates, log_every, progress, "GoalModel.fit", w_only=False)
+
+    def fit_w(
+        self,
+        data: Any,
+        *,
+        n_updates: int,
+        w_expectile: float | None = None,
+        progress: bool = True,
+        log_every: int = 100,
+    ) -> GoalModel:
+        """Refit only ``W`` of a fitted model on ``data``, every other network held as it is. ``W`` learns
+        from detached goal latents with its own optimizer, so nothing else reads its training; this changes
+        how it is trained (``w_expectile`` replaces the config's, and is saved with the model) without
+        training the rest again. :attr:`history` gets ``{"update", "w_update", "w"}`` entries.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`fit`; also for an unfitted model or a ``w_expectile`` outside ``(0, 1)``.
+        """
+        func = "GoalModel.fit_w"
+        self._require_fit(func)
+        if w_expectile is not None:
+            self.config = with_overrides(self.config, {"w_expectile": w_expectile}, func)
+        return self._train(data, n_updates, log_every, progress, func, w_only=True)
+
+    def _train(
+        self, data: Any, n_updates: int, log_every: int, progress: bool, func: str, *, w_only: bool
+    ) -> GoalModel:
+        """``n_updates`` updates of every network (or of ``W`` only) on batches of ``data``'s slices."""
         n_updates = check_int(n_updates, "n_updates", func)
         log_every = check_int(log_every, "log_every", func)
         slices = self._prepare(data, func)
@@ -449,19 +488,24 @@ class GoalModel:
         obs, goals, acts, last = (
             torch.from_numpy(x).to(self.device) for x in (slices.obs, slices.goals, slices.acts, slices.last)
         )
-        rng = np.random.default_rng([self.seed, self.n_updates])  # continuing a loaded model = the live one
+        # continuing a loaded model = the live one; a W refit draws its own batches
+        key = [self.seed, self.n_updates] + ([self.w_updates] if self.w_updates or w_only else [])
+        rng = np.random.default_rng(key)
         gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**31)))
+        step_fn, desc = (self._update_w, "GoalModel W") if w_only else (self._update, "GoalModel")
         nets.train()
-        for step in tqdm(range(n_updates), desc="GoalModel", disable=not progress, unit="update"):
+        for step in tqdm(range(n_updates), desc=desc, disable=not progress, unit="update"):
             pos, gidx = (
                 torch.from_numpy(x).to(self.device)
                 for x in slices.sample(rng, cfg.batch_size, cfg.n_steps, cfg)
             )
             ends = last[pos[:, 1:]] == pos[:, 1:]  # [B, n]: the next state ends its episode (no action)
-            info = self._update(obs[pos], acts[pos], goals[gidx], goals[pos], ends, gen)
-            self.n_updates += 1
+            info = step_fn(obs[pos], acts[pos], goals[gidx], goals[pos], ends, gen)
+            self.w_updates += w_only
+            self.n_updates += not w_only
             if step % log_every == 0 or step == n_updates - 1:
-                self.history.append({"update": self.n_updates} | info)
+                counts = {"update": self.n_updates} | ({"w_update": self.w_updates} if w_only else {})
+                self.history.append(counts | info)
         nets.eval()
         return self
 
@@ -481,13 +525,8 @@ class GoalModel:
         a, a_next = a_all[:, :-1], a_all[:, 1:]
         assert nets is not None
         w = cfg.rho ** torch.arange(n, device=o.device, dtype=torch.float32) / n  # [n]
-        done = (ag[:, :-1] - g).abs().amax(-1) < 1e-6  # [B, n]: this state already has the goal
-        next_done = (ag[:, 1:] - g).abs().amax(-1) < 1e-6
-        with torch.no_grad():
-            next_z = nets.encode(o[:, 1:])  # [B, n, L]
         zg = nets.encode_goal(g)
-        with torch.no_grad():
-            td = self._td_target(next_z, zg, done, next_done, a_next, ends, gen)  # [B, n], in [-1, 0]
+        next_z, td = self._targets(o, a_next, zg, g, ag, ends, gen)  # [B, n, L], [B, n] in [-1, 0]
         z, zs, consistency = nets.encode(o[:, 0]), [], 0.0
         for t in range(n):
             zs.append(z)
@@ -497,8 +536,7 @@ class GoalModel:
         q_loss = (nets.head_loss(nets.q_heads(z_roll, a, zg), td).mean((0, 1)) * w).sum()
         z_d, zg_d = z_roll.detach(), zg.detach()
         v_loss = (self._v_loss(z_d, a, zg_d, td).mean(0) * w).sum()
-        w_out = nets.w_heads(nets.encode_goal(ag[:, :-1]).detach(), zg_d)
-        w_loss = (nets.head_loss(w_out, td).mean(0) * w).sum()
+        w_loss = (self._w_loss(nets.encode_goal(ag[:, :-1]).detach(), zg_d, td).mean(0) * w).sum()
         loss = cfg.consistency * consistency + cfg.q_coef * q_loss + v_loss + w_loss
         for opt in self._opts.values():
             opt.zero_grad(set_to_none=True)
@@ -514,6 +552,60 @@ class GoalModel:
             "grad_norm": float(grad_norm),
             "td_steps": float(-td.mean() * cfg.value_scale),
         }
+
+    @torch.no_grad()
+    def _targets(
+        self,
+        o: torch.Tensor,
+        a_next: torch.Tensor,
+        zg: torch.Tensor,
+        g: torch.Tensor,
+        ag: torch.Tensor,
+        ends: torch.Tensor,
+        gen: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoded next observations ``[B, n, L]`` and the TD targets ``[B, n]`` of :meth:`_update`."""
+        nets = self.nets
+        assert nets is not None
+        done = (ag[:, :-1] - g).abs().amax(-1) < 1e-6  # [B, n]: this state already has the goal
+        next_done = (ag[:, 1:] - g).abs().amax(-1) < 1e-6
+        next_z = nets.encode(o[:, 1:])
+        return next_z, self._td_target(next_z, zg, done, next_done, a_next, ends, gen)
+
+    def _update_w(
+        self,
+        o: torch.Tensor,
+        a_all: torch.Tensor,
+        g: torch.Tensor,
+        ag: torch.Tensor,
+        ends: torch.Tensor,
+        gen: torch.Generator,
+    ) -> dict[str, float]:
+        """One update of ``W`` alone, on the batch :meth:`_update` would take."""
+        nets, n = self.nets, self.config.n_steps
+        assert nets is not None
+        w = self.config.rho ** torch.arange(n, device=o.device, dtype=torch.float32) / n
+        with torch.no_grad():
+            zg = nets.encode_goal(g)
+            _, td = self._targets(o, a_all[:, 1:], zg, g, ag, ends, gen)
+            zag = nets.encode_goal(ag[:, :-1])
+        loss = (self._w_loss(zag, zg, td).mean(0) * w).sum()
+        self._opts["w"].zero_grad(set_to_none=True)
+        loss.backward()
+        self._opts["w"].step()
+        return {"w": float(loss.detach())}
+
+    def _w_loss(self, zag: torch.Tensor, zg: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
+        """Per-pair ``W`` loss ``[B, n]`` from achieved-goal latents ``zag`` to goal latents ``zg``: the head
+        loss against ``td`` (``w_expectile`` 0.5), else the expectile regression ``|tau - 1[u < 0]| u^2``,
+        ``u = td - W`` in value units."""
+        nets, tau = self.nets, self.config.w_expectile
+        assert nets is not None
+        out = nets.w_heads(zag, zg)
+        if tau == 0.5:
+            return nets.head_loss(out, td)
+        u = nets.to_units(td) - out.squeeze(-1)
+        return (tau - (u < 0).float()).abs() * u.pow(2)
 
     def _v_loss(self, z: torch.Tensor, a: torch.Tensor, zg: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
         """Per-pair ``V`` loss ``[B, n]``: squared error to the TD target ``td``, or (``td_action=
@@ -655,6 +747,7 @@ class GoalModel:
             "nets": nets.state_dict(),
             "opts": {k: opt.state_dict() for k, opt in self._opts.items()},
             "n_updates": self.n_updates,
+            "w_updates": self.w_updates,
             "history": self.history,
         }
 
@@ -691,6 +784,7 @@ class GoalModel:
                 f"{func}: {where} holds an incomplete or inconsistent goal model ({err!r})"
             ) from None
         model.n_updates, model.history = int(state["n_updates"]), list(state["history"])
+        model.w_updates = int(state.get("w_updates", 0))  # older files: none
         model.nets.eval()
         return model
 

@@ -190,3 +190,31 @@ def test_log_value_units_round_trip_and_a_log_model_trains_saves_and_loads(push_
     np.testing.assert_array_equal(loaded.value(z, zg), v)
     with pytest.raises(ValueError, match="value_units"):
         GoalModelConfig(value_units="steps")
+
+
+def test_fit_w_refits_only_w_and_a_high_w_expectile_shortens_it(fitted, push_data, tmp_path):
+    model = GoalModel.load(fitted.save(tmp_path / "gm.pt"))
+    before = {k: v.clone() for k, v in model.nets.state_dict().items()}
+    zg = model.encode_goal(np.concatenate([t.obs["achieved_goal"] for t in push_data]))
+    pairs = (zg[:-1:3], zg[1::3])
+    w_before = model.goal_value(*pairs)
+    model.fit_w(push_data, n_updates=150, w_expectile=0.95, progress=False)
+    after = model.nets.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("w.") for k in changed), changed
+    assert model.config.w_expectile == 0.95 and model.w_updates == 150 and model.n_updates == 400
+    assert model.history[-1]["w_update"] == 150 and np.isfinite(model.history[-1]["w"])
+    # the 0.95-expectile of the steps-to-go targets is nearer than their mean: W moves towards 0
+    assert model.goal_value(*pairs).mean() > w_before.mean() + 0.1, (
+        model.goal_value(*pairs).mean(),
+        w_before.mean(),
+    )
+    loaded = GoalModel.load(model.save(tmp_path / "refit.pt"))
+    assert loaded.w_updates == 150 and loaded.config.w_expectile == 0.95
+    np.testing.assert_array_equal(loaded.goal_value(*pairs), model.goal_value(*pairs))
+    with pytest.raises(ValueError, match="w_expectile"):
+        model.fit_w(push_data, n_updates=1, w_expectile=1.5)
+    with pytest.raises(ValueError, match="w_expectile applies to a regressed W"):
+        GoalModelConfig(value_bins=101, w_expectile=0.9)
+    with pytest.raises(ValueError, match="not fitted"):
+        GoalModel(**TINY).fit_w(push_data, n_updates=1)
