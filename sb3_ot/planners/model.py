@@ -473,9 +473,14 @@ class GoalModel:
         """
         func = "GoalModel.fit_w"
         self._require_fit(func)
+        before = self.config
         if w_expectile is not None:
             self.config = with_overrides(self.config, {"w_expectile": w_expectile}, func)
-        return self._train(data, n_updates, log_every, progress, func, w_only=True)
+        try:
+            return self._train(data, n_updates, log_every, progress, func, w_only=True)
+        except ValueError:  # bad data or counts: the model keeps the W loss it had
+            self.config = before
+            raise
 
     def _train(
         self, data: Any, n_updates: int, log_every: int, progress: bool, func: str, *, w_only: bool

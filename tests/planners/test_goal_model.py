@@ -214,6 +214,9 @@ def test_fit_w_refits_only_w_and_a_high_w_expectile_shortens_it(fitted, push_dat
     np.testing.assert_array_equal(loaded.goal_value(*pairs), model.goal_value(*pairs))
     with pytest.raises(ValueError, match="w_expectile"):
         model.fit_w(push_data, n_updates=1, w_expectile=1.5)
+    with pytest.raises(ValueError, match="n_updates"):
+        model.fit_w(push_data, n_updates=0, w_expectile=0.6)
+    assert model.config.w_expectile == 0.95  # a refit that failed leaves the config as it was
     with pytest.raises(ValueError, match="w_expectile applies to a regressed W"):
         GoalModelConfig(value_bins=101, w_expectile=0.9)
     with pytest.raises(ValueError, match="not fitted"):
