@@ -126,7 +126,6 @@ def log_domain_loop(
 def _capture(model_path: str, env_id: str, task_name: str, steps: list[int]) -> tuple[list, dict]:
     """The planner's OT batches at the given steps of one episode of ``task_name``."""
     from sb3_ot.data.envs import make_env
-    from sb3_ot.planners.model import GoalModel
     from sb3_ot.planners.policy import ZILOTPolicy
     from sb3_ot.planners.tasks import make_task, reset_to_first_goal
     from sb3_ot.zilot import ZilotConfig
@@ -242,7 +241,6 @@ def values(args: argparse.Namespace) -> list[dict]:
     """One goal model per TD target (the ``cpu`` preset's sizes), trained to each of ``args.checkpoints``."""
     from sb3_ot.data import load_trajectories
     from sb3_ot.datasets import build_dataset
-    from sb3_ot.planners.model import GoalModel
     from sb3_ot.zilot import ENV_PRESETS, ZilotConfig, interleave
 
     cfg = ZilotConfig(env="FetchPush-v4", goal_model=dict(args.set))  # --set: checked by ZilotConfig
@@ -360,7 +358,6 @@ def _w_ratio(model, goals: np.ndarray, near: np.ndarray) -> float:
 def refit_w(args: argparse.Namespace) -> str:
     """``--model`` with its ``W`` refitted alone (``GoalModel.fit_w``, expectile ``--refit-w``) on its env's
     local data, saved in ``--out``; returns the new file's path."""
-    from sb3_ot.planners.model import GoalModel
     from sb3_ot.zilot import ZilotConfig, _load_data
 
     model = GoalModel.load(args.model)
@@ -378,7 +375,6 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
     from scipy.stats import spearmanr
 
     from sb3_ot.data.envs import make_env
-    from sb3_ot.planners.model import GoalModel
     from sb3_ot.planners.tasks import make_task, run_task, task_names
 
     model = GoalModel.load(args.model) if args.model else None
@@ -417,7 +413,6 @@ def value_map(model_path: str, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     from sb3_ot.data.envs import make_env
-    from sb3_ot.planners.model import GoalModel
     from sb3_ot.planners.tasks import make_task, reset_to_first_goal
 
     task = make_task("FetchPush-v4", "L-dense", 0)

@@ -529,7 +529,7 @@ class GoalModel:
         nets, cfg, n = self.nets, self.config, self.config.n_steps
         a, a_next = a_all[:, :-1], a_all[:, 1:]
         assert nets is not None
-        w = cfg.rho ** torch.arange(n, device=o.device, dtype=torch.float32) / n  # [n]
+        w = self._step_weights(o.device)  # [n]
         zg = nets.encode_goal(g)
         next_z, td = self._targets(o, a_next, zg, g, ag, ends, gen)  # [B, n, L], [B, n] in [-1, 0]
         z, zs, consistency = nets.encode(o[:, 0]), [], 0.0
@@ -541,7 +541,7 @@ class GoalModel:
         q_loss = (nets.head_loss(nets.q_heads(z_roll, a, zg), td).mean((0, 1)) * w).sum()
         z_d, zg_d = z_roll.detach(), zg.detach()
         v_loss = (self._v_loss(z_d, a, zg_d, td).mean(0) * w).sum()
-        w_loss = (self._w_loss(nets.encode_goal(ag[:, :-1]).detach(), zg_d, td).mean(0) * w).sum()
+        w_loss = self._w_loss(ag, zg_d, td)
         loss = cfg.consistency * consistency + cfg.q_coef * q_loss + v_loss + w_loss
         for opt in self._opts.values():
             opt.zero_grad(set_to_none=True)
@@ -587,30 +587,38 @@ class GoalModel:
         gen: torch.Generator,
     ) -> dict[str, float]:
         """One update of ``W`` alone, on the batch :meth:`_update` would take."""
-        nets, n = self.nets, self.config.n_steps
+        nets = self.nets
         assert nets is not None
-        w = self.config.rho ** torch.arange(n, device=o.device, dtype=torch.float32) / n
         with torch.no_grad():
             zg = nets.encode_goal(g)
             _, td = self._targets(o, a_all[:, 1:], zg, g, ag, ends, gen)
-            zag = nets.encode_goal(ag[:, :-1])
-        loss = (self._w_loss(zag, zg, td).mean(0) * w).sum()
+        loss = self._w_loss(ag, zg, td)
         self._opts["w"].zero_grad(set_to_none=True)
         loss.backward()
         self._opts["w"].step()
         return {"w": float(loss.detach())}
 
-    def _w_loss(self, zag: torch.Tensor, zg: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
-        """Per-pair ``W`` loss ``[B, n]`` from achieved-goal latents ``zag`` to goal latents ``zg``: the head
-        loss against ``td`` (``w_expectile`` 0.5), else the expectile regression ``|tau - 1[u < 0]| u^2``,
-        ``u = td - W`` in value units."""
+    def _step_weights(self, device: torch.device) -> torch.Tensor:
+        """The losses' weights over the ``n_steps`` rollout steps ``[n]``: ``rho**t / n``."""
+        n = self.config.n_steps
+        return self.config.rho ** torch.arange(n, device=device, dtype=torch.float32) / n
+
+    def _w_loss(self, ag: torch.Tensor, zg: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
+        """``W``'s weighted loss (a scalar) from the slices' achieved goals ``ag [B, n+1, G]`` (encoded
+        without gradient) to goal latents ``zg [B, n, L]``: the head loss against ``td [B, n]``
+        (``w_expectile`` 0.5), else the expectile regression ``|tau - 1[u < 0]| u^2``, ``u = td - W`` in
+        value units."""
         nets, tau = self.nets, self.config.w_expectile
         assert nets is not None
+        with torch.no_grad():
+            zag = nets.encode_goal(ag[:, :-1])
         out = nets.w_heads(zag, zg)
         if tau == 0.5:
-            return nets.head_loss(out, td)
-        u = nets.to_units(td) - out.squeeze(-1)
-        return (tau - (u < 0).float()).abs() * u.pow(2)
+            loss = nets.head_loss(out, td)
+        else:
+            u = nets.to_units(td) - out.squeeze(-1)
+            loss = (tau - (u < 0).float()).abs() * u.pow(2)
+        return (loss.mean(0) * self._step_weights(td.device)).sum()
 
     def _v_loss(self, z: torch.Tensor, a: torch.Tensor, zg: torch.Tensor, td: torch.Tensor) -> torch.Tensor:
         """Per-pair ``V`` loss ``[B, n]``: squared error to the TD target ``td``, or (``td_action=
