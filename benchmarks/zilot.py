@@ -89,6 +89,7 @@ def quality_markdown(r: dict, command: str) -> list[str]:
         f"value scale {m['value_scale']:g}, TD target `{m.get('td_action', 'policy')}`, "
         + (f"Q and W two-hot over {m['value_bins']} bins" if m.get("value_bins") else "Q and W regressed")
         + f", values in `{m.get('value_units', 'scale')}` units"
+        + (f", W at the {m['w_expectile']:g} expectile" if m.get("w_expectile", 0.5) != 0.5 else "")
         + (f" (loaded from `{c['model']}`)" if c["model"] else "")
         + f". Planner: iCEM population {s['population']}, {s['elites']} elites, "
         f"{s['iterations']} iterations, horizon {s['horizon']}; {solver}; classifier threshold 5 steps. "
@@ -405,8 +406,10 @@ def probe(args: argparse.Namespace) -> tuple[str, list[dict]]:
 
 
 def value_map(model_path: str, out: Path) -> None:
-    """PNG of the model's ``V(s, g)`` over the gripper's xy (at the block's height) on L-dense's first
-    step: the block on goal 0, ``g`` goal 1, 7 cm along +x; the pusher must go behind it (-x side)."""
+    """PNG of a Fetch model's ``V(s, g)`` over the gripper's xy (at the block's height) on L-dense's first
+    step in its env: the block on goal 0, ``g`` goal 1, 7 cm along +x; the pusher must go behind it (-x
+    side), the picker to it. FetchPickAndPlace gets a second panel with the fingers open (5 cm each, as
+    the scripted picker approaches) instead of as at reset (closed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -415,22 +418,27 @@ def value_map(model_path: str, out: Path) -> None:
     from sb3_ot.data.envs import make_env
     from sb3_ot.planners.tasks import make_task, reset_to_first_goal
 
-    task = make_task("FetchPush-v4", "L-dense", 0)
-    o, g = reset_to_first_goal(make_env("FetchPush-v4"), task, seed=0)["observation"], task.goals[1]
-    X, Y = np.meshgrid(np.linspace(0.95, 1.75, 41), np.linspace(0.3, 1.1, 41))
-    obs = np.repeat(o[None], X.size, 0)
-    obs[:, 0], obs[:, 1], obs[:, 2] = X.ravel(), Y.ravel(), o[5]
-    obs[:, 6:9] = obs[:, 3:6] - obs[:, 0:3]  # the block relative to the gripper, as the env's obs
     m = GoalModel.load(model_path)
-    v = m.value(m.encode(obs.astype(np.float32)), m.encode_goal(np.repeat(g[None], X.size, 0)))
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    fig.colorbar(ax.pcolormesh(X, Y, v.reshape(X.shape), shading="auto"), ax=ax, label="V (env steps)")
-    ax.plot(o[3], o[4], "rs", label="block")
-    ax.plot(g[0], g[1], "w*", ms=12, label="goal")
-    ax.plot(o[0], o[1], "k^", label="gripper at reset")
-    ax.add_patch(plt.Rectangle((1.05, 0.40), 0.5, 0.7, fill=False, ls=":", ec="gray", label="table"))
-    ax.set(title=Path(model_path).name, xlabel="gripper x", ylabel="gripper y")
-    ax.legend(fontsize=7)
+    task = make_task(m.env_id, "L-dense", 0)
+    o, g = reset_to_first_goal(make_env(m.env_id), task, seed=0)["observation"], task.goals[1]
+    X, Y = np.meshgrid(np.linspace(0.95, 1.75, 41), np.linspace(0.3, 1.1, 41))
+    fingers = (None, 0.05) if m.env_id.startswith("FetchPickAndPlace") else (None,)
+    fig, axes = plt.subplots(1, len(fingers), figsize=(5 * len(fingers), 4.5), squeeze=False)
+    for ax, finger in zip(axes[0], fingers, strict=True):
+        obs = np.repeat(o[None], X.size, 0)
+        obs[:, 0], obs[:, 1], obs[:, 2] = X.ravel(), Y.ravel(), o[5]
+        obs[:, 6:9] = obs[:, 3:6] - obs[:, 0:3]  # the block relative to the gripper, as the env's obs
+        if finger is not None:
+            obs[:, 9:11] = finger
+        v = m.value(m.encode(obs.astype(np.float32)), m.encode_goal(np.repeat(g[None], X.size, 0)))
+        fig.colorbar(ax.pcolormesh(X, Y, v.reshape(X.shape), shading="auto"), ax=ax, label="V (env steps)")
+        ax.plot(o[3], o[4], "rs", label="block")
+        ax.plot(g[0], g[1], "w*", ms=12, label="goal")
+        ax.plot(o[0], o[1], "k^", label="gripper at reset")
+        ax.add_patch(plt.Rectangle((1.05, 0.40), 0.5, 0.7, fill=False, ls=":", ec="gray", label="table"))
+        state = "fingers as at reset" if finger is None else f"fingers open ({finger * 100:g} cm each)"
+        ax.set(title=f"{Path(model_path).name}: {state}", xlabel="gripper x", ylabel="gripper y")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     print(f"value map: {out}", flush=True)
@@ -568,8 +576,8 @@ def main() -> None:
             p.error("--refit-w needs --model (the goal model whose W is refitted)")
         args.model = refit_w(args)
     if args.probe:
-        if args.plot and (args.model is None or GoalModel.load(args.model).env_id != "FetchPush-v4"):
-            p.error("--probe --plot draws FetchPush's L-dense value map: give a FetchPush-v4 --model")
+        if args.plot and (args.model is None or not GoalModel.load(args.model).env_id.startswith("Fetch")):
+            p.error("--probe --plot draws a Fetch env's L-dense value map: give a Fetch --model")
         env, rows = probe(args)
         if args.plot:
             value_map(args.model, args.plot)

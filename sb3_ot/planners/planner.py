@@ -83,6 +83,7 @@ class _Track:
     hist_v: list[torch.Tensor] = field(default_factory=list)  # V(s_j, goals) [T] in steps, per real state
     goal_idx: int = 0  # the baselines' current goal
     elites: torch.Tensor | None = None  # [elites, H, A]
+    plan: torch.Tensor | None = None  # [H, A] the last step's best sequence (its first action was taken)
 
 
 class Planner:
@@ -166,8 +167,8 @@ class Planner:
             return self._myopic_values(tracks, z, latents)
 
         best, elites = icem(objective, E, self.model.dims["act"], cfg.icem, self.generator, z.device, warm)
-        for track, e in zip(tracks, elites, strict=True):
-            track.elites = e
+        for track, e, b in zip(tracks, elites, best, strict=True):
+            track.elites, track.plan = e, b
         return best[:, 0]
 
     def _rollout(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

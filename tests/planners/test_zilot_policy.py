@@ -14,7 +14,7 @@ from sb3_ot.data.envs import make_env
 from sb3_ot.datasets.scripted import FetchController
 from sb3_ot.planners.icem import ICEMConfig, colored_noise, icem
 from sb3_ot.planners.model import GoalModel
-from sb3_ot.planners.planner import PlannerConfig
+from sb3_ot.planners.planner import Planner, PlannerConfig
 from sb3_ot.planners.policy import ZILOTPolicy
 
 FAST = {"population": 32, "elites": 4, "iterations": 2, "horizon": 4}
@@ -70,6 +70,21 @@ def test_evaluate_policy_starts_each_env_afresh(push, method):
     np.testing.assert_array_equal(policy.planner.tracks[1].goals.shape, (3, 16))
     assert policy.planner.timings["steps"] > 0
     venv.close()
+
+
+@pytest.mark.parametrize("method", ["zilot", "mpc+cls", "pi+cls"])
+def test_planner_keeps_the_best_sequence_it_acted_on(push, method):
+    env, model = push
+    planner = Planner(model, method=method, seed=0, **FAST)
+    planner.reset(0, GOALS)
+    obs, _ = env.reset(seed=0)
+    action = planner.act(obs["observation"][None])[0]
+    plan = planner.tracks[0].plan
+    if method == "pi+cls":  # the policy acts without a plan
+        assert plan is None
+        return
+    assert plan.shape == (FAST["horizon"], 4)
+    np.testing.assert_array_equal(plan[0].numpy(), action)
 
 
 def test_save_load_round_trip_plans_the_same(push, tmp_path):
