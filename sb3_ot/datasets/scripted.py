@@ -34,6 +34,7 @@ __all__ = [
     "FETCH_TABLE",
     "FetchController",
     "FetchTableResets",
+    "MAZE_DATA_KWARGS",
     "MazeWaypointController",
     "ScriptedSource",
     "controller_for",
@@ -66,6 +67,12 @@ FETCH_TABLE: dict[str, tuple[float, float]] = {"x": (1.10, 1.50), "y": (0.45, 1.
 FETCH_FALL_DEPTH = 0.03
 
 
+#: PointMaze data as D4RL's maze2d: the follower gets a new goal each time it reaches one. With the
+#: env's default (``reset_target=False``) it parks on its one goal, and half the data stood still
+#: (docs/zilot.md, "PointMaze: values in log units, and the data's idle half").
+MAZE_DATA_KWARGS: dict[str, Any] = {"reset_target": True}
+
+
 def is_scripted(env_id: str) -> bool:
     """Whether sb3-ot builds ``env_id``'s data with a scripted expert rather than a trained one."""
     return env_id.startswith(_MAZE_PREFIXES + _FETCH_PREFIXES)
@@ -82,13 +89,17 @@ def controller_name(env_id: str) -> str:
 
 
 def make_data_env(env_id: str) -> gym.Env:
-    """The env ``env_id``'s datasets are collected in: Fetch envs get :class:`FetchTableResets`."""
-    env = make_env(env_id)
-    return FetchTableResets(env) if data_resets(env_id) else env
+    """The env ``env_id``'s datasets are collected in: Fetch envs get :class:`FetchTableResets`, PointMaze
+    envs a new goal each time one is reached (:data:`MAZE_DATA_KWARGS`)."""
+    if env_id.startswith(_FETCH_PREFIXES):
+        return FetchTableResets(make_env(env_id))
+    return make_env(env_id, **(MAZE_DATA_KWARGS if env_id.startswith(_MAZE_PREFIXES) else {}))
 
 
 def data_resets(env_id: str) -> dict[str, Any]:
     """How :func:`make_data_env` changes ``env_id``'s resets, for the datasets' build settings (``{}``: not)."""
+    if env_id.startswith(_MAZE_PREFIXES):
+        return dict(MAZE_DATA_KWARGS)
     if not env_id.startswith(_FETCH_PREFIXES):
         return {}
     return {

@@ -35,6 +35,22 @@ def test_scripted_pointmaze_expert_reaches_the_goal():
         env.close()
 
 
+def test_pointmaze_data_env_gives_a_new_goal_each_time_one_is_reached():
+    """D4RL's maze2d recipe: the follower keeps moving between goals instead of parking on its first
+    (the env's default), so the data does not stand still for most of each episode."""
+    env = make_data_env("PointMaze_UMaze-v3")
+    assert data_resets("PointMaze_UMaze-v3") == {"reset_target": True}
+    (traj,) = rollout(env, MazeWaypointController(env), n_episodes=1, seed=3, info_keys=("success",))
+    goals = np.unique(traj.obs["desired_goal"].round(3), axis=0)
+    assert len(goals) >= 3, goals  # several goals reached in one 300-step episode
+    speed = np.linalg.norm(traj.obs["observation"][:, 2:4], axis=-1)
+    assert np.median(speed) > 0.5, np.median(speed)
+    parked = make_env("PointMaze_UMaze-v3")
+    (still,) = rollout(parked, MazeWaypointController(parked), n_episodes=1, seed=3)
+    assert np.median(np.linalg.norm(still.obs["observation"][:, 2:4], axis=-1)) < np.median(speed)
+    env.close(), parked.close()
+
+
 @pytest.mark.parametrize("env_id", ["FetchPush-v4", "FetchPickAndPlace-v4"])
 def test_scripted_fetch_expert_moves_the_block_to_the_goal(env_id):
     env = make_env(env_id)
