@@ -56,7 +56,7 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
     "PointMaze_Medium-v3": {
         "value_scale": 600.0,
         "relabel_discount": 0.995,
-        # the data target's W is 2-4x the follower's steps; the 0.98 expectile halves it (docs/zilot.md)
+        # the data target's W is 3.7-4.9x the follower's steps; the 0.98 expectile halves it (docs/zilot.md)
         "goal_model": {"paper": {}, "cpu": {"w_expectile": 0.98}},
         # the official horizon 64 plans at 0.46 s per step on one core; 32 x 128 at 0.10 (docs/zilot.md)
         "planner": {"paper": {"horizon": 64}, "cpu": {"horizon": 32, "population": 128}},

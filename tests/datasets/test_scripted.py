@@ -48,7 +48,8 @@ def test_pointmaze_data_env_gives_a_new_goal_each_time_one_is_reached():
     parked = make_env("PointMaze_UMaze-v3")
     (still,) = rollout(parked, MazeWaypointController(parked), n_episodes=1, seed=3)
     assert np.median(np.linalg.norm(still.obs["observation"][:, 2:4], axis=-1)) < np.median(speed)
-    env.close(), parked.close()
+    env.close()
+    parked.close()
 
 
 @pytest.mark.parametrize("env_id", ["FetchPush-v4", "FetchPickAndPlace-v4"])
