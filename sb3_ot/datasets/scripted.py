@@ -93,7 +93,7 @@ def make_data_env(env_id: str) -> gym.Env:
     envs a new goal each time one is reached (:data:`MAZE_DATA_KWARGS`)."""
     if env_id.startswith(_FETCH_PREFIXES):
         return FetchTableResets(make_env(env_id))
-    return make_env(env_id, **(MAZE_DATA_KWARGS if env_id.startswith(_MAZE_PREFIXES) else {}))
+    return make_env(env_id, **data_resets(env_id))  # PointMaze: MAZE_DATA_KWARGS; other envs: none
 
 
 def data_resets(env_id: str) -> dict[str, Any]:
