@@ -19,7 +19,8 @@ _LOG_ZERO = -1e5  # log-weight of padded points (geomloss's convention; keeps Ke
 def configure_env() -> None:
     """Defaults KeOps reads at import: a persistent cache of compiled formulas, and no compile chatter.
 
-    Called when :mod:`sb3_ot.ot` is imported; variables the user set are kept.
+    Called when :mod:`sb3_ot.ot` is imported; variables the user set are kept. KeOps reads them when
+    pykeops is first imported: after ``import ot`` (POT loads pykeops), KeOps's own cache folder is used.
     """
     os.environ.setdefault("KEOPS_CACHE_FOLDER", str(cache_home() / "keops"))
     os.environ.setdefault("PYKEOPS_VERBOSE", "0")
