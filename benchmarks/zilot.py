@@ -82,7 +82,7 @@ def quality_markdown(r: dict, command: str) -> list[str]:
     lines = [
         f"## ZILOT zero-shot imitation: {c['env']} (`benchmarks/zilot.py`)",
         *provenance(command),
-        f"Goal model at the `{c['preset']}` preset (`sb3_ot.planners.PRESETS`, `sb3_ot.zilot.ENV_PRESETS`), "
+        f"Goal model at the `{c['preset']}` preset (`sb3_ot.planners.PRESETS`, `sb3_ot.zilot.GOAL_MODEL_PRESETS`, `sb3_ot.zilot.ENV_PRESETS`), "
         f"learned offline from the env's local data; no expert of the tasks is shown. {c['n_episodes']} episodes "
         f"per method and seed over the env's tasks (each from its first goal), seeds {list(c['seeds'])}. "
         f"Model: latent {m['latent_dim']}, MLPs {m['mlp_dim']}, {m['n_q']} Q heads, {r['updates']} updates, "
