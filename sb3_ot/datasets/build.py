@@ -20,6 +20,10 @@ Where the data comes from:
   (:class:`~sb3_ot.datasets.scripted.FetchTableResets`), where ZILOT's tasks lie, not within the env's
   15 cm of the gripper's one reset pose.
 * ``random`` is uniform random actions; ``medium-expert`` is ``medium`` followed by ``expert``.
+* ``noisy`` (not D4RL's) is the expert with Gaussian action noise
+  (:func:`~sb3_ot.datasets.scripted.noisy_policy`; a trained expert acts deterministically under it):
+  perturbed but mostly successful behaviour, the coverage a goal-conditioned world model needs around
+  the expert's paths (ZILOT's FetchPickAndPlace data).
 
 A dataset that exists with the same build settings is reused; different settings need ``overwrite``.
 """
@@ -53,7 +57,15 @@ from sb3_ot.data.rollouts import Policy, rollout
 from sb3_ot.data.trajectory import Trajectory
 from sb3_ot.datasets.expert_configs import resolve_config
 from sb3_ot.datasets.experts import ExpertRun, train_expert
-from sb3_ot.datasets.kinds import DEFAULT_STEPS, FALLBACK_STEPS, KINDS, NAMESPACE, SUITES, dataset_id
+from sb3_ot.datasets.kinds import (
+    DEFAULT_STEPS,
+    FALLBACK_STEPS,
+    KINDS,
+    NAMESPACE,
+    NOISY_STD,
+    SUITES,
+    dataset_id,
+)
 from sb3_ot.datasets.scripted import (
     EPSILONS,
     ScriptedSource,
@@ -61,12 +73,14 @@ from sb3_ot.datasets.scripted import (
     data_resets,
     is_scripted,
     make_data_env,
+    noisy_policy,
     success_key,
 )
 
 __all__ = ["build_dataset", "build_suite", "list_datasets"]
 
 _Made = tuple[list[Trajectory], dict[str, Any]]  # trajectories and what made them
+_NOISE = f"Gaussian action noise {NOISY_STD} x half-range"
 
 
 def build_dataset(
@@ -202,6 +216,7 @@ def _settings(
         "n_ref_episodes": check_int(n_ref_episodes, "n_ref_episodes", func),
         "expert": expert,
         **data_resets(env_id),
+        **({"noise_std": NOISY_STD} if kind == "noisy" else {}),  # a rebuild at another std is no reuse
     }
 
 
@@ -284,6 +299,10 @@ def _steps(
 def _collect_trained(env: gym.Env, kind: str, steps: int, seed: int, run: ExpertRun, progress: bool) -> _Made:
     if kind == "medium-replay":
         return run.replay(), {"policy": f"{run.algo} training run, steps [0, {run.medium_step})"}
+    if kind == "noisy":
+        policy = noisy_policy(run.policy("expert", deterministic=True), env.action_space, NOISY_STD)
+        made = f"{run.algo} expert policy (training step {run.expert_step}), {_NOISE}"
+        return _steps(env, policy, steps, seed, (), progress), {"policy": made}
     which = "expert" if kind == "expert" else "medium"
     step = run.expert_step if which == "expert" else run.medium_step
     trajectories = _steps(env, run.policy(which, deterministic=False), steps, seed, (), progress)
@@ -299,6 +318,11 @@ def _collect_scripted(
     info_keys: Sequence[str],
     progress: bool,
 ) -> _Made:
+    if kind == "noisy":
+        policy = noisy_policy(source.policy(0.0, env), env.action_space, NOISY_STD)
+        return _steps(env, policy, steps, seed, info_keys, progress), {
+            "policy": f"scripted controller, {_NOISE}"
+        }
     if kind != "medium-replay":
         eps = 0.0 if kind == "expert" else source.medium_epsilon
         trajectories = _steps(env, source.policy(eps, env), steps, seed, info_keys, progress)

@@ -8,10 +8,22 @@ from __future__ import annotations
 
 from sb3_ot._args import check_choice, check_int
 
-__all__ = ["DEFAULT_STEPS", "FALLBACK_STEPS", "KINDS", "NAMESPACE", "SUITES", "dataset_id"]
+__all__ = [
+    "DEFAULT_STEPS",
+    "FALLBACK_STEPS",
+    "KINDS",
+    "NAMESPACE",
+    "NOISY_STD",
+    "SUITES",
+    "dataset_id",
+]
 
-#: D4RL's dataset kinds.
-KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert")
+#: D4RL's dataset kinds, then ``noisy``: the expert with Gaussian action noise of :data:`NOISY_STD` times
+#: each action dimension's half-range (DDPG's and TD3's exploration noise), perturbed but mostly successful
+#: behaviour around the expert's paths.
+KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert", "noisy")
+#: The ``noisy`` kind's Gaussian std, as a fraction of each action dimension's half-range.
+NOISY_STD = 0.2
 #: Minari namespace of every dataset sb3-ot builds.
 NAMESPACE = "sb3_ot"
 #: Default number of transitions of the ``random``/``medium``/``expert`` datasets of an env.

@@ -167,7 +167,7 @@ def test_fetch_datasets_keep_the_achieved_goal_and_is_success(tmp_path):
         "home": tmp_path / "h",
         "progress": False,
     }
-    built = {kind: build_dataset("FetchPush-v4", kind, **kw) for kind in ("random", "expert")}
+    built = {kind: build_dataset("FetchPush-v4", kind, **kw) for kind in ("random", "expert", "noisy")}
     traj = load_trajectories(built["expert"])[0]
     assert set(traj.obs) == {"observation", "achieved_goal", "desired_goal"}
     assert traj.obs["achieved_goal"].shape == (51, 3) and traj.acts.shape == (50, 4)
@@ -177,6 +177,12 @@ def test_fetch_datasets_keep_the_achieved_goal_and_is_success(tmp_path):
     assert build["expert_return"] > build["random_return"]  # the scripted pusher beats random actions
     assert build["settings"]["table_resets_xy"] == {"x": [1.1, 1.5], "y": [0.45, 1.05]}
     assert build["settings"]["end_when_block_falls_m"] == 0.03
+    noisy = read_build_info(built["noisy"])["policy"]
+    assert noisy.startswith("scripted controller, Gaussian action noise 0.2"), noisy
+    expert_acts = np.concatenate([t.acts for t in load_trajectories(built["expert"])])
+    noisy_acts = np.concatenate([t.acts for t in load_trajectories(built["noisy"])])
+    np.testing.assert_array_equal(np.abs(expert_acts[:, 3]), 1.0)  # the pusher's fingers: always -1
+    assert 0.8 < np.abs(noisy_acts[:, 3]).mean() < 0.99  # perturbed, mostly still the expert's
     ys = np.concatenate([t.obs["achieved_goal"][:, 1] for t in load_trajectories(built["random"])])
     assert ys.min() < 0.6 or ys.max() > 0.9  # over the table, not the env's 15 cm around the gripper
 

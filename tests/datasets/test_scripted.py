@@ -18,6 +18,7 @@ from sb3_ot.datasets.scripted import (
     data_resets,
     epsilon_policy,
     make_data_env,
+    noisy_policy,
     place_block,
 )
 
@@ -101,6 +102,27 @@ def test_fetch_data_episode_ends_when_the_block_falls_off_the_table():
     ends = [env.step(still)[3] for _ in range(10)]
     assert ends[-1] and not ends[0]  # it falls, then the episode says so
     assert data_resets("FetchPush-v4")["end_when_block_falls_m"] == FETCH_FALL_DEPTH
+
+
+def test_noisy_policy_perturbs_the_expert_and_stays_in_the_box():
+    """DDPG's exploration: no noise is the policy itself; noise has the asked std, is clipped to the box
+    and is seeded by the rollout's generator."""
+    box = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    expert = lambda obs, t, rng: np.array([0.9, 0.0, -1.0])  # noqa: E731
+    same = noisy_policy(expert, box, 0.0)
+    np.testing.assert_array_equal(same(None, 0, np.random.default_rng(0)), np.float32([0.9, 0.0, -1.0]))
+    noisy = noisy_policy(expert, box, 0.2)
+    acts = np.stack([noisy(None, t, np.random.default_rng(t)) for t in range(2000)])
+    assert acts.dtype == np.float32 and acts.min() >= -1.0 and acts.max() <= 1.0
+    np.testing.assert_allclose(acts[:, 1].std(), 0.2, atol=0.02)  # std 0.2 x half-range 1
+    assert np.mean(acts[:, 0] == 1.0) > 0.25  # 0.9 + noise, clipped at the box
+    np.testing.assert_array_equal(noisy(None, 5, np.random.default_rng(5)), acts[5])
+    with pytest.raises(
+        ValueError, match=r"noisy_policy: std must be a finite number in \[0, inf\); got -0.1"
+    ):
+        noisy_policy(expert, box, -0.1)
+    with pytest.raises(ValueError, match="noisy_policy: action_space must be a gymnasium Box; got Discrete"):
+        noisy_policy(expert, gym.spaces.Discrete(2), 0.2)
 
 
 def test_epsilon_policy_checks_its_arguments():
