@@ -31,7 +31,15 @@ import numpy as np
 from sb3_ot._args import check_choice, check_int, check_seeds, with_overrides
 from sb3_ot._files import atomic_write, write_text
 
-__all__ = ["ENV_PRESETS", "GOAL_MODEL_PRESETS", "PLANNER_PRESETS", "ZilotConfig", "interleave", "read_config_file", "run_zilot"]
+__all__ = [
+    "ENV_PRESETS",
+    "GOAL_MODEL_PRESETS",
+    "PLANNER_PRESETS",
+    "ZilotConfig",
+    "interleave",
+    "read_config_file",
+    "run_zilot",
+]
 
 #: Per env: the goal model's value scale (the env's episode length) and relabelling discount, the
 #: planner's settings per size preset (``paper``: the official ones) and the data kinds (docs/zilot.md).
@@ -200,26 +208,34 @@ def interleave(parts: list[list[Any]]) -> list[Any]:
     return [p[i] for i in range(longest) for p in parts if i < len(p)]
 
 
+def _data_settings(cfg: ZilotConfig) -> dict[str, Any]:
+    """What the goal model learns from, recorded beside ``goal_model.pt`` (the model's file has no record)."""
+    return {"env": cfg.env, "kinds": list(ENV_PRESETS[cfg.env]["kinds"]), "dataset_steps": cfg.dataset_steps}
+
+
 def _goal_model(cfg: ZilotConfig, out: Path, echo: Callable[[str], None]) -> Any:
-    """The goal model: ``cfg.model`` if given, ``out/goal_model.pt`` if trained with these settings,
-    else trained now (and saved)."""
+    """The goal model: ``cfg.model`` if given, ``out/goal_model.pt`` if trained with these settings and
+    data (``goal_model.data.json``), else trained now (and saved)."""
     from sb3_ot.planners.model import GoalModel
 
     if cfg.model is not None:
         return GoalModel.load(cfg.model, device=cfg.device)
     path = out / "goal_model.pt"
     settings = cfg.model_settings
+    data_path, data = path.with_suffix(".data.json"), _data_settings(cfg)
     if path.is_file():
         model = GoalModel.load(path, device=cfg.device)
         same = all(getattr(model.config, k) == v for k, v in settings.items())
-        if same and model.env_id == cfg.env and model.n_updates == cfg.updates:
+        same_data = data_path.is_file() and data_path.read_text() == json.dumps(data)
+        if same and same_data and model.env_id == cfg.env and model.n_updates == cfg.updates:
             echo(f"goal model: {path} (reused: same settings, {model.n_updates} updates)")
             return model
-    data = _load_data(cfg, echo)
+        echo(f"goal model: {path} has other settings or data ({data_path.name}); training a new one")
     t0 = time.perf_counter()
     model = GoalModel(env_id=cfg.env, seed=cfg.seeds[0], device=cfg.device, **settings)
-    model.fit(data, n_updates=cfg.updates, progress=cfg.progress)
+    model.fit(_load_data(cfg, echo), n_updates=cfg.updates, progress=cfg.progress)
     model.save(path)
+    write_text(data_path, json.dumps(data))  # a model of other data is not reused
     echo(f"goal model: {cfg.updates} updates in {(time.perf_counter() - t0) / 60:.1f} min -> {path}")
     return model
 

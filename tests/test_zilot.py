@@ -100,3 +100,30 @@ def test_presets_set_the_in_data_target_w_expectile_and_the_mazes_cpu_planner():
         ZilotConfig(goal_model={"value_bins": 51, "w_expectile": 0.9})
     # an explicit setting still wins over the preset's
     assert ZilotConfig(env="PointMaze_Medium-v3", planner={"horizon": 64}).planner_settings["horizon"] == 64
+
+
+def test_a_trained_goal_model_is_reused_only_for_the_same_settings_and_data(tmp_path, monkeypatch):
+    """``out/goal_model.pt`` is reused when its settings and its data (kinds, sizes: the sidecar
+    ``goal_model.data.json``) are the run's; a model of other data is trained anew, not reused."""
+    from sb3_ot import zilot
+
+    env = make_env("FetchPush-v4")
+    trajs = rollout(env, FetchController(env), n_episodes=3, seed=0)
+    env.close()
+    tiny = {"latent_dim": 16, "enc_dim": 32, "mlp_dim": 32, "batch_size": 32, "n_updates": 5}
+    cfg = ZilotConfig(goal_model=tiny, out_dir=str(tmp_path), progress=False)
+    monkeypatch.setattr(zilot, "_load_data", lambda cfg, echo: trajs)  # the env's data: 3 real episodes
+    lines: list[str] = []
+    first = zilot._goal_model(cfg, tmp_path, lines.append)
+    sidecar = json.loads((tmp_path / "goal_model.data.json").read_text())
+    assert sidecar == {
+        "env": "FetchPush-v4",
+        "kinds": ["expert", "medium", "random"],
+        "dataset_steps": 100_000,
+    }
+    again = zilot._goal_model(cfg, tmp_path, lines.append)
+    assert "reused" in lines[-1] and again.n_updates == first.n_updates == 5
+    monkeypatch.setitem(zilot.ENV_PRESETS["FetchPush-v4"], "kinds", ("expert", "noisy"))
+    zilot._goal_model(cfg, tmp_path, lines.append)
+    assert "training a new one" in lines[-2] and "reused" not in lines[-1]
+    assert json.loads((tmp_path / "goal_model.data.json").read_text())["kinds"] == ["expert", "noisy"]
