@@ -3,11 +3,11 @@ baselines on the paper's goal-sequence tasks, one table.
 
 1. **Data**: the env's local datasets (:func:`~sb3_ot.datasets.build_dataset`, scripted experts),
    ``expert``, ``medium`` (the scripted expert with epsilon-random actions) and ``random`` episodes
-   interleaved for Fetch (the official code zips WGCSL's expert + random
-   buffers), the ``expert`` maze data for PointMaze; no expert of the *task* is ever shown: ZILOT is
-   zero-shot.
+   interleaved for Fetch (the official code zips WGCSL's expert + random buffers; FetchPickAndPlace
+   adds ``noisy``, the expert with Gaussian action noise), the ``expert`` maze data for PointMaze; no
+   expert of the *task* is ever shown: ZILOT is zero-shot.
 2. **Goal model** (:class:`~sb3_ot.planners.GoalModel`) at a size preset (``cpu`` or ``paper``), saved
-   as ``goal_model.pt`` and reused by a rerun with the same settings (``model`` loads another).
+   as ``goal_model.pt`` and reused by a rerun with the same settings and data (``model`` loads another).
 3. **Evaluation**: each method (:data:`~sb3_ot.planners.METHODS`) and seed runs ``n_episodes`` episodes
    cycling through the tasks and their variants (:func:`~sb3_ot.planners.make_task`), each from the
    first goal (:func:`~sb3_ot.planners.reset_to_first_goal`); W_min and GoalFraction per episode
@@ -54,7 +54,8 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
         "value_scale": 50.0,
         "relabel_discount": 0.975,
         "planner": {"paper": {"horizon": 16}, "cpu": {"horizon": 16}},
-        "kinds": ("expert", "medium", "random"),
+        # + the picker with Gaussian action noise: grasps `medium`'s random fingers never make (docs/zilot.md)
+        "kinds": ("expert", "noisy", "medium", "random"),
     },
     "PointMaze_Medium-v3": {
         "value_scale": 600.0,
