@@ -1,7 +1,8 @@
 """Local D4RL-style datasets and the experts that make them.
 
 * :func:`build_dataset` / :func:`build_suite` / :func:`list_datasets` -- D4RL's ``random``, ``medium``,
-  ``expert``, ``medium-replay`` and ``medium-expert`` datasets of any env, as local Minari datasets
+  ``expert``, ``medium-replay`` and ``medium-expert`` datasets of any env (and ``noisy``, the expert with
+  Gaussian action noise, :func:`noisy_policy`), as local Minari datasets
   (:mod:`~sb3_ot.datasets.build`); their names in :mod:`~sb3_ot.datasets.kinds`.
 * :func:`train_expert` / :class:`ExpertRun` -- cached, resumable SB3 experts
   (:mod:`~sb3_ot.datasets.experts`), configured by :mod:`~sb3_ot.datasets.expert_configs`.
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
     from sb3_ot.datasets.expert_configs import ALGOS, EXPERT_CONFIGS, ExpertConfig, expert_config
     from sb3_ot.datasets.experts import ExpertRun, train_expert
     from sb3_ot.datasets.kinds import DEFAULT_STEPS, KINDS, NAMESPACE, SUITES, dataset_id
-    from sb3_ot.datasets.scripted import FetchController, MazeWaypointController, epsilon_policy, is_scripted
+    from sb3_ot.datasets.scripted import (
+        FetchController,
+        MazeWaypointController,
+        epsilon_policy,
+        is_scripted,
+        noisy_policy,
+    )
 
 __all__ = [
     "ALGOS",
@@ -46,6 +53,7 @@ __all__ = [
     "expert_config",
     "is_scripted",
     "list_datasets",
+    "noisy_policy",
     "train_expert",
 ]
 

@@ -331,6 +331,10 @@ def noisy_policy(policy, action_space: gym.Space, std: float):
     if not isinstance(action_space, gym.spaces.Box):
         raise ValueError(f"{func}: action_space must be a gymnasium Box; got {type(action_space).__name__}")
     low, high = action_space.low, action_space.high
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise ValueError(
+            f"{func}: action_space must be bounded (the noise is a share of its range); got {action_space}"
+        )
     scale = std * (high - low) / 2.0
 
     def noisy(obs, t: int, rng: np.random.Generator) -> np.ndarray:

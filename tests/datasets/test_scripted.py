@@ -123,6 +123,8 @@ def test_noisy_policy_perturbs_the_expert_and_stays_in_the_box():
         noisy_policy(expert, box, -0.1)
     with pytest.raises(ValueError, match="noisy_policy: action_space must be a gymnasium Box; got Discrete"):
         noisy_policy(expert, gym.spaces.Discrete(2), 0.2)
+    with pytest.raises(ValueError, match="noisy_policy: action_space must be bounded"):
+        noisy_policy(expert, gym.spaces.Box(-np.inf, np.inf, (3,), np.float32), 0.2)
 
 
 def test_epsilon_policy_checks_its_arguments():
