@@ -225,10 +225,10 @@ def _goal_model(cfg: ZilotConfig, out: Path, echo: Callable[[str], None]) -> Any
     settings = cfg.model_settings
     data_path, data = path.with_suffix(".data.json"), _data_settings(cfg)
     if path.is_file():
-        model = GoalModel.load(path, device=cfg.device)
-        same = all(getattr(model.config, k) == v for k, v in settings.items())
         same_data = data_path.is_file() and data_path.read_text() == json.dumps(data)
-        if same and same_data and model.env_id == cfg.env and model.n_updates == cfg.updates:
+        model = GoalModel.load(path, device=cfg.device) if same_data else None  # the cheap check first
+        same = model is not None and all(getattr(model.config, k) == v for k, v in settings.items())
+        if same and model.env_id == cfg.env and model.n_updates == cfg.updates:
             echo(f"goal model: {path} (reused: same settings, {model.n_updates} updates)")
             return model
         echo(f"goal model: {path} has other settings or data ({data_path.name}); training a new one")
