@@ -137,6 +137,11 @@ def test_epsilon_policy_checks_its_arguments():
         ValueError, match="epsilon_policy: action_space must be a gymnasium Box; got Discrete"
     ):
         epsilon_policy(lambda obs, t, rng: obs, gym.spaces.Discrete(2), 0.5)
+    # a uniform draw over an unbounded box would be inf / NaN actions
+    with pytest.raises(
+        ValueError, match=r"epsilon_policy: action_space must be bounded \(its random actions"
+    ):
+        epsilon_policy(lambda obs, t, rng: obs, gym.spaces.Box(-np.inf, np.inf, (3,), np.float32), 0.5)
     with pytest.raises(
         ValueError, match="MazeWaypointController: env must be a gymnasium-robotics PointMaze"
     ):
