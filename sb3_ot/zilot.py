@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 #: Per env: the goal model's value scale (the env's episode length) and relabelling discount, the
-#: planner's settings per size preset (``paper``: the official ones) and the data kinds (docs/zilot.md).
+#: planner's settings per size preset (``paper``: the official ones), the data kinds and, where they
+#: differ from ``sb3_ot.planners.PRESETS``'s, the goal model's updates per size preset (docs/zilot.md).
 ENV_PRESETS: dict[str, dict[str, Any]] = {
     "FetchPush-v4": {
         "value_scale": 50.0,
@@ -63,6 +64,9 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
         # the official horizon 64 plans at 0.46 s per step on one core; 32 x 128 at 0.10 (docs/zilot.md)
         "planner": {"paper": {"horizon": 64}, "cpu": {"horizon": 32, "population": 128}},
         "kinds": ("expert",),
+        # the goal model's updates where they differ from the preset's: on 2 cores 10,000 train in 19-26
+        # min, the preset's 40,000 in 69-104 (over the issue's hour per env; docs/zilot.md)
+        "updates": {"cpu": 10_000},
     },
 }
 
@@ -155,7 +159,8 @@ class ZilotConfig:
     def updates(self) -> int:
         from sb3_ot.planners.model import PRESETS
 
-        return self.n_updates or self.goal_model.get("n_updates") or PRESETS[self.preset]["n_updates"]
+        env = ENV_PRESETS[self.env].get("updates", {}).get(self.preset)
+        return self.n_updates or self.goal_model.get("n_updates") or env or PRESETS[self.preset]["n_updates"]
 
     @property
     def planner_settings(self) -> dict[str, Any]:

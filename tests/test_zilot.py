@@ -86,6 +86,13 @@ def test_presets_set_the_in_data_target_w_expectile_and_the_mazes_cpu_planner():
     )
     assert (maze["cpu"].planner_settings["horizon"], maze["cpu"].planner_settings["population"]) == (32, 128)
     assert ZilotConfig(preset="cpu").planner_settings["horizon"] == 16
+    # the maze's cpu goal model trains 10,000 updates, Fetch's the preset's 40,000; paper keeps its own
+    assert (maze["cpu"].updates, maze["paper"].updates, ZilotConfig(preset="cpu").updates) == (
+        10_000,
+        600_000,
+        40_000,
+    )
+    assert ZilotConfig(env="PointMaze_Medium-v3", n_updates=7).updates == 7
     assert ZilotConfig(preset="cpu").model_settings["td_action"] == "data"
     assert ZilotConfig(preset="paper").model_settings["td_action"] == "policy"
     # W at the 0.98 expectile at cpu (the data target's W is slower than the expert); official at paper
