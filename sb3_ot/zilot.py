@@ -64,8 +64,8 @@ ENV_PRESETS: dict[str, dict[str, Any]] = {
         # the official horizon 64 plans at 0.46 s per step on one core; 32 x 128 at 0.10 (docs/zilot.md)
         "planner": {"paper": {"horizon": 64}, "cpu": {"horizon": 32, "population": 128}},
         "kinds": ("expert",),
-        # the goal model's updates where they differ from the preset's: on 2 cores 10,000 train in 19-26
-        # min, the preset's 40,000 in 69-104 (over the issue's hour per env; docs/zilot.md)
+        # the goal model's updates where they differ from the preset's: 10,000 train in 19-26 min in one
+        # thread here, the preset's 40,000 in 69-104 (over the issue's hour per env; docs/zilot.md)
         "updates": {"cpu": 10_000},
     },
 }
@@ -107,7 +107,7 @@ class ZilotConfig:
     n_episodes: int = 20  # per method and seed, cycling through the tasks and their variants
     preset: str = "cpu"
     dataset_steps: int = 100_000  # transitions per data kind
-    n_updates: int | None = None  # the goal model's; None: the preset's
+    n_updates: int | None = None  # the goal model's; None: ENV_PRESETS' at the preset, else the preset's
     model: str | None = None  # a saved GoalModel to use instead of training one
     goal_model: dict[str, Any] = field(default_factory=dict)  # GoalModelConfig overrides (+ n_updates)
     planner: dict[str, Any] = field(default_factory=dict)  # PlannerConfig overrides of the preset's
