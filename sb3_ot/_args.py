@@ -11,6 +11,7 @@ from dataclasses import asdict, replace
 from typing import Any, TypeVar
 
 __all__ = [
+    "check_bounded_box",
     "check_choice",
     "check_device",
     "check_float",
@@ -102,3 +103,16 @@ def with_overrides(config: C, overrides: dict[str, Any], func: str) -> C:
     if unknown:
         raise ValueError(f"{func}: unknown settings {sorted(unknown)}; see {type(config).__name__}")
     return replace(config, **overrides) if overrides else config  # type: ignore[type-var]
+
+
+def check_bounded_box(space: Any, func: str, why: str, name: str = "action_space") -> tuple[Any, Any]:
+    """``space``'s (low, high) arrays, after checking that it is a gymnasium Box with finite bounds
+    (``why`` says what the bounds are used for, in the error)."""
+    import gymnasium as gym
+    import numpy as np
+
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"{func}: {name} must be a gymnasium Box; got {type(space).__name__}")
+    if not (np.isfinite(space.low).all() and np.isfinite(space.high).all()):
+        raise ValueError(f"{func}: {name} must be bounded ({why}); got {space}")
+    return space.low, space.high

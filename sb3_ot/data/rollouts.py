@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
-from sb3_ot._args import check_float, check_int
+from sb3_ot._args import check_bounded_box, check_float, check_int
 from sb3_ot.data.envs import ensure_registered, make_env
 from sb3_ot.data.trajectory import Trajectory
 
@@ -201,8 +201,7 @@ def sinusoidal_policy(
     Frequency, amplitudes and phases are drawn from ``seed``; distinct seeds give distinct gaits.
     """
     func = "sinusoidal_policy"
-    if not isinstance(action_space, gym.spaces.Box):
-        raise ValueError(f"{func}: action_space must be a gymnasium Box; got {type(action_space).__name__}")
+    low, high = check_bounded_box(action_space, func, "the gait spans its range")
     dt = check_float(dt, "dt", func)
     noise = check_float(noise, "noise", func, low_open=False)
     g = np.random.default_rng(check_int(seed, "seed", func, minimum=0))
@@ -210,7 +209,6 @@ def sinusoidal_policy(
     freq = g.uniform(0.5, 2.0)
     phase = g.uniform(0, 2 * np.pi, shape)
     amp = g.uniform(0.3, 1.0, shape)
-    low, high = action_space.low, action_space.high
     mid, half = (high + low) / 2, (high - low) / 2
 
     def policy(obs: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:

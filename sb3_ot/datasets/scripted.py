@@ -23,7 +23,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from sb3_ot._args import check_float
+from sb3_ot._args import check_bounded_box, check_float
 from sb3_ot._files import settings_key, write_json
 from sb3_ot.data.envs import make_env
 from sb3_ot.data.rollouts import Policy, episode_returns
@@ -298,16 +298,6 @@ class FetchController:
         return self._move(grip, block, -1.0)
 
 
-def _bounded_box(action_space: gym.Space, func: str, why: str) -> tuple[np.ndarray, np.ndarray]:
-    """``action_space``'s (low, high), after checking that it is a gymnasium Box with finite bounds."""
-    if not isinstance(action_space, gym.spaces.Box):
-        raise ValueError(f"{func}: action_space must be a gymnasium Box; got {type(action_space).__name__}")
-    low, high = action_space.low, action_space.high
-    if not (np.isfinite(low).all() and np.isfinite(high).all()):
-        raise ValueError(f"{func}: action_space must be bounded ({why}); got {action_space}")
-    return low, high
-
-
 def epsilon_policy(policy, action_space: gym.Space, epsilon: float):
     """``policy`` with each action replaced, with probability ``epsilon``, by a uniform random one.
 
@@ -315,7 +305,7 @@ def epsilon_policy(policy, action_space: gym.Space, epsilon: float):
     """
     func = "epsilon_policy"
     epsilon = check_float(epsilon, "epsilon", func, low=0.0, high=1.0, low_open=False)
-    low, high = _bounded_box(action_space, func, "its random actions are uniform over it")
+    low, high = check_bounded_box(action_space, func, "its random actions are uniform over it")
 
     def noisy(obs, t: int, rng: np.random.Generator) -> np.ndarray:
         if epsilon > 0 and rng.random() < epsilon:
@@ -336,7 +326,7 @@ def noisy_policy(policy, action_space: gym.Space, std: float):
     """
     func = "noisy_policy"
     std = check_float(std, "std", func, low=0.0, low_open=False)
-    low, high = _bounded_box(action_space, func, "the noise is a share of its range")
+    low, high = check_bounded_box(action_space, func, "the noise is a share of its range")
     scale = std * (high - low) / 2.0
 
     def noisy(obs, t: int, rng: np.random.Generator) -> np.ndarray:

@@ -51,6 +51,9 @@ def test_rollout_and_policy_reject_bad_arguments():
         ValueError, match="sinusoidal_policy: action_space must be a gymnasium Box; got Discrete"
     ):
         sinusoidal_policy(gym.spaces.Discrete(2), seed=0)
+    # an unbounded box would give NaN actions (its mid-range is inf - inf)
+    with pytest.raises(ValueError, match="sinusoidal_policy: action_space must be bounded"):
+        sinusoidal_policy(gym.spaces.Box(-np.inf, np.inf, (2,), np.float32), seed=0)
     with pytest.raises(ValueError, match="sinusoidal_policy: noise must be a finite number"):
         sinusoidal_policy(gym.spaces.Box(-1, 1, (2,)), seed=0, noise=-1.0)
 
